@@ -1,0 +1,77 @@
+import fp from 'fastify-plugin'
+import { Redis, type RedisOptions, type Result } from 'ioredis'
+import type { RedisConfig } from '../src/config.js'
+import { RECORD_VIEWS_SCRIPT } from '../src/data-model.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    redis: Redis
+  }
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    recordViews: (numberOfKeys: number, ...keysAndArgs: Array<string | number>) => Result<number[], Context>
+  }
+}
+
+/**
+ * The client's options. The spool (src/view-recorder.ts) owns retrying, so ioredis neither
+ * queues commands while disconnected nor resends unanswered ones: a resent INCR would count
+ * twice, and a queued one would make a page wait for Redis.
+ */
+export function redisClientOptions (config: RedisConfig): RedisOptions {
+  const common: RedisOptions = {
+    password: config.password,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    connectTimeout: 2000,
+    // Longer than a WAIT, so only a hung server times a command out.
+    commandTimeout: config.waitTimeoutMs + 2000,
+    retryStrategy: (attempt) => Math.min(attempt * 50, 1000),
+    // A master demoted to replica answers READONLY; reconnecting asks the sentinels anew.
+    reconnectOnError: (error) => error.message.startsWith('READONLY')
+  }
+  if (config.mode === 'standalone') return common
+  return {
+    ...common,
+    sentinels: config.sentinels,
+    name: config.masterName,
+    sentinelPassword: config.sentinelPassword,
+    // Subscribes to the sentinels' +switch-master, so a failover is followed in about a
+    // second rather than after the old master's socket times out.
+    failoverDetector: true,
+    sentinelRetryStrategy: (attempt) => Math.min(attempt * 50, 1000)
+  }
+}
+
+/**
+ * The Redis connection, as `fastify.redis`. It does not wait for Redis at boot: the service
+ * starts and serves its page while Redis is away, and the client keeps reconnecting.
+ * (@fastify/redis would hold the boot until the first connection, so it is not used here.)
+ */
+export default fp(async function redisPlugin (fastify) {
+  const { redis: config } = fastify.config
+  const client = config.mode === 'standalone'
+    ? new Redis(config.url, redisClientOptions(config))
+    : new Redis(redisClientOptions(config))
+  client.defineCommand('recordViews', { lua: RECORD_VIEWS_SCRIPT })
+
+  // Without a listener ioredis prints "Unhandled error event" on every reconnect attempt.
+  let lastError = ''
+  client.on('error', (error: Error) => {
+    if (error.message === lastError) return
+    lastError = error.message
+    fastify.log.warn({ reason: error.message }, 'redis connection trouble; reconnecting')
+  })
+  client.on('ready', () => {
+    lastError = ''
+    fastify.log.info({ mode: config.mode }, 'redis ready')
+  })
+
+  fastify.decorate('redis', client)
+  fastify.addHook('onClose', async () => {
+    if (client.status === 'ready') await client.quit()
+    else client.disconnect()
+  })
+}, { name: 'redis', dependencies: ['config'] })

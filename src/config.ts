@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { envSchema } from 'env-schema'
+import { Type, type Static } from 'typebox'
+
+/** The project root, so relative paths in config mean the same from src/ and dist/src/. */
+export const projectRoot = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../' : '../', import.meta.url))
+
+const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
+  REDIS_SENTINELS: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$' })),
+  REDIS_MASTER_NAME: Type.String({ minLength: 1, default: 'THEAD_CLUSTER' }),
+  REDIS_PASSWORD: Type.Optional(Type.String()),
+  REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String()),
+  REDIS_WAIT_REPLICAS: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 })),
+  REDIS_WAIT_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 10000, default: 100 }),
+  EMBEDDED_REDIS: Type.Enum(['auto', 'off'], { default: 'auto' }),
+  COOKIE_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  TIME_ZONE: Type.Optional(Type.String({ minLength: 1 })),
+  AD_PAGE_TEMPLATE: Type.String({ minLength: 1, default: 'config/ad-page.html' }),
+  PAGE_COUNT_WAIT_MS: Type.Integer({ minimum: 0, maximum: 5000, default: 250 }),
+  SPOOL_LIMIT: Type.Integer({ minimum: 1, default: 100000 }),
+  SPOOL_JOURNAL: Type.String({ minLength: 1, default: 'var/spool.journal' }),
+  RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 400 })
+})
+
+type Env = Static<typeof EnvSchema>
+
+export interface Config {
+  port: number
+  host: string
+  logLevel: string
+  redis: RedisConfig
+  embeddedRedis: 'auto' | 'off'
+  cookieSecret: string
+  /** True when COOKIE_SECRET was unset and a per-process secret was made up. */
+  cookieSecretGenerated: boolean
+  timeZone: string
+  adPageTemplate: string
+  pageCountWaitMs: number
+  spoolLimit: number
+  spoolJournal: string
+  retentionDays: number
+}
+
+export type RedisConfig = {
+  password?: string
+  waitReplicas: number
+  waitTimeoutMs: number
+} & (
+  | { mode: 'standalone', url: string }
+  | { mode: 'sentinel', sentinels: Array<{ host: string, port: number }>, masterName: string, sentinelPassword?: string }
+)
+
+export class ConfigError extends Error {}
+
+/** Reads and validates the configuration; throws a ConfigError whose message is one line. */
+export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
+  let parsed: Env
+  try {
+    parsed = envSchema<Env>({ schema: EnvSchema, data: env, env: false })
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${(error as Error).message.replaceAll('env/', '')}`)
+  }
+  const timeZone = parsed.TIME_ZONE ?? Intl.DateTimeFormat().resolvedOptions().timeZone
+  if (!isTimeZone(timeZone)) throw new ConfigError(`invalid configuration: TIME_ZONE "${timeZone}" is not an IANA time zone`)
+
+  const common = {
+    password: parsed.REDIS_PASSWORD,
+    waitTimeoutMs: parsed.REDIS_WAIT_TIMEOUT_MS
+  }
+  const redis: RedisConfig = parsed.REDIS_SENTINELS === undefined
+    ? { ...common, mode: 'standalone', url: parsed.REDIS_URL, waitReplicas: parsed.REDIS_WAIT_REPLICAS ?? 0 }
+    : {
+        ...common,
+        mode: 'sentinel',
+        sentinels: parsed.REDIS_SENTINELS.split(',').map(parseHostPort),
+        masterName: parsed.REDIS_MASTER_NAME,
+        sentinelPassword: parsed.REDIS_SENTINEL_PASSWORD,
+        // A sentinel setup exists to survive losing the master, so by default a view
+        // is only let go once a replica holds it.
+        waitReplicas: parsed.REDIS_WAIT_REPLICAS ?? 1
+      }
+
+  return {
+    port: parsed.PORT,
+    host: parsed.HOST,
+    logLevel: parsed.LOG_LEVEL,
+    redis,
+    embeddedRedis: parsed.EMBEDDED_REDIS,
+    cookieSecret: parsed.COOKIE_SECRET ?? randomBytes(32).toString('base64url'),
+    cookieSecretGenerated: parsed.COOKIE_SECRET === undefined,
+    timeZone,
+    adPageTemplate: parsed.AD_PAGE_TEMPLATE,
+    pageCountWaitMs: parsed.PAGE_COUNT_WAIT_MS,
+    spoolLimit: parsed.SPOOL_LIMIT,
+    spoolJournal: parsed.SPOOL_JOURNAL,
+    retentionDays: parsed.RETENTION_DAYS
+  }
+}
+
+function parseHostPort (entry: string): { host: string, port: number } {
+  const separator = entry.lastIndexOf(':')
+  return { host: entry.slice(0, separator), port: Number(entry.slice(separator + 1)) }
+}
+
+function isTimeZone (name: string): boolean {
+  try {
+    Intl.DateTimeFormat('en-US', { timeZone: name })
+    return true
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { connect } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export interface RedisProcessOptions {
+  port: number
+  host?: string
+  /** Directory for the server's data files; its working directory. */
+  dir: string
+  /** Extra configuration, as `redis-server` command-line pairs: ['--appendonly', 'yes']. */
+  args?: string[]
+  /** A sentinel.conf path: starts `redis-server <conf> --sentinel` instead of a data node. */
+  sentinelConfig?: string
+}
+
+/** A redis-server child process that this program started and must stop. */
+export interface RedisProcess {
+  readonly port: number
+  readonly child: ChildProcess
+  stop: (signal?: NodeJS.Signals) => Promise<void>
+}
+
+export class RedisServerMissingError extends Error {}
+
+/** Starts redis-server from PATH and resolves once it accepts connections. */
+export async function startRedisProcess (options: RedisProcessOptions): Promise<RedisProcess> {
+  const host = options.host ?? '127.0.0.1'
+  const args = [
+    ...(options.sentinelConfig === undefined ? [] : [options.sentinelConfig, '--sentinel']),
+    '--port', String(options.port), '--bind', host, '--dir', options.dir, ...(options.args ?? [])
+  ]
+  const child = spawn('redis-server', args, { cwd: options.dir, stdio: 'ignore' })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const started = new Promise<void>((resolve, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      reject(error.code === 'ENOENT' ? new RedisServerMissingError('redis-server is not on PATH') : error)
+    })
+    child.once('exit', (code) => reject(new Error(`redis-server on port ${options.port} exited with code ${code} before it answered`)))
+    waitForPort(host, options.port).then(resolve, reject)
+  })
+  await started
+  return {
+    port: options.port,
+    child,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      await exited
+    }
+  }
+}
+
+/** True when something accepts TCP connections at host:port. */
+export function isListening (host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port })
+    const done = (answer: boolean): void => {
+      socket.destroy()
+      resolve(answer)
+    }
+    socket.setTimeout(timeoutMs, () => done(false))
+    socket.once('connect', () => done(true))
+    socket.once('error', () => done(false))
+  })
+}
+
+async function waitForPort (host: string, port: number, timeoutMs = 10000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await isListening(host, port))) {
+    if (Date.now() > deadline) throw new Error(`redis-server did not answer on ${host}:${port} within ${timeoutMs} ms`)
+    await sleep(20)
+  }
+}

@@ -1,0 +1,230 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Redis } from 'ioredis'
+import { MAX_VIEWS_PER_BATCH, recordViewsArguments, type ViewBatch, type ViewGroup } from './data-model.js'
+
+/** One page view as the page route hands it over. */
+export interface View {
+  page: string
+  day: string
+  visitorId: string
+  bot: boolean
+}
+
+/** The day's numbers as the commit that held a view left them. */
+export interface DayCounts {
+  views: number
+  uniques: number
+}
+
+type Waiter = (counts: DayCounts | null) => void
+
+/** A batch on its way to Redis, with the pages waiting for its numbers (one list per group). */
+interface SealedBatch {
+  batch: ViewBatch
+  waiters: Waiter[][]
+  views: number
+}
+
+export interface ViewRecorderOptions {
+  redis: Redis
+  log: FastifyBaseLogger
+  retentionDays: number
+  /** Replicas that must hold a batch before it leaves the spool; 0 trusts the master alone. */
+  waitReplicas: number
+  waitTimeoutMs: number
+  /** How long a page waits for its numbers before it is served without them. */
+  pageCountWaitMs: number
+  /** Views held in memory at most; past it new views are dropped and counted. */
+  spoolLimit: number
+  /** Batches left over by an earlier process (its journal), written before any new view. */
+  replay?: ViewBatch[]
+}
+
+const RETRY_DELAY_MIN_MS = 25
+const RETRY_DELAY_MAX_MS = 1000
+
+/**
+ * Group commit with a spool. Views that arrive while a batch is on its way wait in memory and
+ * go together in the next batch: one script call (and one WAIT) per batch, not per view.
+ * Batches are written strictly in order and a batch is resent until Redis confirms it, so
+ * the writer's batch number is enough to make a resend count once (see RECORD_VIEWS_SCRIPT).
+ */
+export class ViewRecorder {
+  readonly writerId = randomUUID()
+  /** Views refused because the spool was full. */
+  dropped = 0
+  /** Views confirmed written (and replicated, when replicas are waited for). */
+  written = 0
+  #seq = 0
+  #pending: Array<{ view: View, waiter: Waiter }> = []
+  #sealed: SealedBatch[]
+  #inFlight = false
+  #scheduled = false
+  #retryTimer: NodeJS.Timeout | undefined
+  #retryDelayMs = RETRY_DELAY_MIN_MS
+  #lastWriteFailed = false
+  #closed = false
+  #idle: Array<() => void> = []
+  readonly #options: ViewRecorderOptions
+
+  constructor (options: ViewRecorderOptions) {
+    this.#options = options
+    this.#sealed = (options.replay ?? []).map((batch) => ({
+      batch,
+      waiters: batch.groups.map(() => []),
+      views: batch.groups.reduce((sum, group) => sum + group.views, 0)
+    }))
+    options.redis.on('ready', this.#onReady)
+    this.#schedule()
+  }
+
+  /** Views held in memory, not yet confirmed by Redis. */
+  get depth (): number {
+    return this.#pending.length + this.#sealed.reduce((sum, sealed) => sum + sealed.views, 0)
+  }
+
+  /**
+   * Takes a view for counting and resolves with the day's numbers once the batch holding it
+   * is written, or with null when they can't be had in time. It never rejects: a view that
+   * can't be written now stays in the spool and is written later.
+   */
+  record (view: View): Promise<DayCounts | null> {
+    if (this.#closed || this.depth >= this.#options.spoolLimit) {
+      this.dropped += 1
+      this.#options.log.warn({ page: view.page, dropped: this.dropped }, 'view not counted: the spool is full')
+      return Promise.resolve(null)
+    }
+    return new Promise((resolve) => {
+      this.#pending.push({ view, waiter: resolve })
+      // While Redis is away the page is served at once; the view waits in the spool.
+      if (this.#lastWriteFailed || this.#options.redis.status !== 'ready') resolve(null)
+      this.#schedule()
+    })
+  }
+
+  /** Resolves once everything taken so far is written, or after `timeoutMs`. */
+  async flush (timeoutMs: number): Promise<void> {
+    if (this.depth === 0) return
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      new Promise<void>((resolve) => { this.#idle.push(resolve) }),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+    ])
+    clearTimeout(timer)
+  }
+
+  /** Stops taking views and hands back every batch not yet confirmed, for the journal. */
+  close (): ViewBatch[] {
+    this.#closed = true
+    clearTimeout(this.#retryTimer)
+    this.#options.redis.off('ready', this.#onReady)
+    if (this.#pending.length > 0) this.#sealed.push(this.#seal())
+    for (const sealed of this.#sealed) settle(sealed, null)
+    return this.#sealed.map((sealed) => sealed.batch)
+  }
+
+  readonly #onReady = (): void => {
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
+    this.#schedule()
+  }
+
+  #schedule (): void {
+    if (this.#scheduled || this.#inFlight || this.#retryTimer !== undefined || this.#closed) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      this.#writeNext()
+    })
+  }
+
+  #writeNext (): void {
+    if (this.#inFlight || this.#closed) return
+    if (this.#sealed.length === 0) {
+      if (this.#pending.length === 0) {
+        for (const resolve of this.#idle.splice(0)) resolve()
+        return
+      }
+      this.#sealed.push(this.#seal())
+    }
+    const head = this.#sealed[0] as SealedBatch
+    this.#inFlight = true
+    const pageTimer = setTimeout(settle, this.#options.pageCountWaitMs, head, null)
+    this.#write(head).then((durable) => {
+      this.#lastWriteFailed = false
+      this.#retryDelayMs = RETRY_DELAY_MIN_MS
+      if (durable) {
+        this.#sealed.shift()
+        this.written += head.views
+      } else {
+        this.#options.log.warn({ seq: head.batch.seq, replicas: this.#options.waitReplicas }, 'batch written but not yet replicated: it stays in the spool')
+        this.#retryLater()
+      }
+    }, (error: Error) => {
+      this.#lastWriteFailed = true
+      settle(head, null)
+      this.#options.log.warn({ seq: head.batch.seq, depth: this.depth, reason: error.message }, 'batch not written: it stays in the spool')
+      this.#retryLater()
+    }).finally(() => {
+      clearTimeout(pageTimer)
+      this.#inFlight = false
+      this.#schedule()
+    })
+  }
+
+  /** Sends a batch; true once it is applied (now or before) and held by enough replicas. */
+  async #write (sealed: SealedBatch): Promise<boolean> {
+    const { redis, retentionDays, waitReplicas, waitTimeoutMs } = this.#options
+    const { keys, args } = recordViewsArguments(sealed.batch, retentionDays)
+    // The script and its WAIT share a pipeline, so they share a connection: WAIT on any
+    // other connection would confirm nothing about this write.
+    const pipeline = redis.pipeline().recordViews(keys.length, ...keys, ...args)
+    if (waitReplicas > 0) pipeline.wait(waitReplicas, waitTimeoutMs)
+    const replies = await pipeline.exec() as Array<[Error | null, unknown]>
+    for (const [error] of replies) if (error !== null) throw error
+    const numbers = replies[0]?.[1] as number[]
+    sealed.waiters.forEach((waiters, index) => {
+      const counts = { views: numbers[1 + index * 2] as number, uniques: numbers[2 + index * 2] as number }
+      for (const waiter of waiters) waiter(counts)
+    })
+    return waitReplicas === 0 || (replies[1]?.[1] as number) >= waitReplicas
+  }
+
+  #retryLater (): void {
+    if (this.#closed) return
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined
+      this.#schedule()
+    }, this.#retryDelayMs)
+    this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, RETRY_DELAY_MAX_MS)
+  }
+
+  #seal (): SealedBatch {
+    const taken = this.#pending.splice(0, MAX_VIEWS_PER_BATCH)
+    const groups = new Map<string, { group: ViewGroup, waiters: Waiter[] }>()
+    for (const { view, waiter } of taken) {
+      const name = `${view.page}\n${view.day}`
+      let entry = groups.get(name)
+      if (entry === undefined) {
+        entry = { group: { page: view.page, day: view.day, views: 0, bots: 0, uniqueIds: [] }, waiters: [] }
+        groups.set(name, entry)
+      }
+      entry.group.views += 1
+      if (view.bot) entry.group.bots += 1
+      else entry.group.uniqueIds.push(view.visitorId)
+      entry.waiters.push(waiter)
+    }
+    this.#seq += 1
+    const entries = [...groups.values()]
+    return {
+      batch: { writerId: this.writerId, seq: this.#seq, groups: entries.map((entry) => entry.group) },
+      waiters: entries.map((entry) => entry.waiters),
+      views: taken.length
+    }
+  }
+}
+
+function settle (sealed: SealedBatch, counts: DayCounts | null): void {
+  for (const waiters of sealed.waiters) for (const waiter of waiters) waiter(counts)
+}
