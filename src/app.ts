@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import configPlugin from '../plugins/config.js'
 import redisPlugin from '../plugins/redis.js'
 import viewRecorderPlugin from '../plugins/view-recorder.js'
@@ -13,7 +14,7 @@ export interface AppOptions {
 }
 
 /** The whole service as one plugin: config, then plugins, then routes. */
-export default async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
+async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
   await fastify.register(configPlugin, { config })
   await fastify.register(redisPlugin)
   await fastify.register(visitorCookiePlugin)
@@ -37,3 +38,6 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(adPageRoutes)
   await fastify.register(statsRoutes)
 }
+
+// Not encapsulated, so whoever registers the app (server.ts, the tests) sees its decorators.
+export default fp(app, { name: 'thead' })

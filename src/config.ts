@@ -9,6 +9,7 @@ export const projectRoot = fileURLToPath(new URL(import.meta.url.includes('/dist
 const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  TRUST_PROXY: Type.String({ pattern: '^(true|false|\\d+|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$', default: 'false' }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
   REDIS_SENTINELS: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$' })),
@@ -32,6 +33,8 @@ type Env = Static<typeof EnvSchema>
 export interface Config {
   port: number
   host: string
+  /** Fastify's trustProxy: whom to believe about the client's address and protocol. */
+  trustProxy: boolean | number | string[]
   logLevel: string
   redis: RedisConfig
   embeddedRedis: 'auto' | 'off'
@@ -88,6 +91,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   return {
     port: parsed.PORT,
     host: parsed.HOST,
+    trustProxy: parseTrustProxy(parsed.TRUST_PROXY),
     logLevel: parsed.LOG_LEVEL,
     redis,
     embeddedRedis: parsed.EMBEDDED_REDIS,
@@ -100,6 +104,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     spoolJournal: parsed.SPOOL_JOURNAL,
     retentionDays: parsed.RETENTION_DAYS
   }
+}
+
+function parseTrustProxy (value: string): boolean | number | string[] {
+  if (value === 'true' || value === 'false') return value === 'true'
+  if (/^\d+$/.test(value)) return Number(value)
+  return value.split(',')
 }
 
 function parseHostPort (entry: string): { host: string, port: number } {

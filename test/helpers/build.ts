@@ -1,0 +1,43 @@
+import { once } from 'node:events'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import app from '../../src/app.js'
+import { loadConfig } from '../../src/config.js'
+
+export const TEST_COOKIE_SECRET = 'a-test-secret-that-is-long-enough-to-pass'
+
+export interface Built {
+  app: FastifyInstance
+  /** Every log line the app wrote, parsed. */
+  logs: Array<Record<string, unknown>>
+}
+
+/**
+ * A ready app on the given environment (REDIS_URL and the like), closed on teardown. It waits
+ * for its Redis connection unless `waitForRedis` is false, so counts are there from the start.
+ */
+export async function build (t: Test, env: Record<string, string>, { waitForRedis = true } = {}): Promise<Built> {
+  const config = loadConfig({
+    COOKIE_SECRET: TEST_COOKIE_SECRET,
+    EMBEDDED_REDIS: 'off',
+    SPOOL_JOURNAL: join(mkdtempSync(join(tmpdir(), 'thead-journal-')), 'spool.journal'),
+    ...env
+  })
+  const logs: Array<Record<string, unknown>> = []
+  const stream = new Writable({
+    write (chunk: Buffer, _encoding, done) {
+      logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>)
+      done()
+    }
+  })
+  const fastify = Fastify({ logger: { level: 'info', stream }, trustProxy: config.trustProxy })
+  await fastify.register(app, { config })
+  t.teardown(() => fastify.close())
+  await fastify.ready()
+  if (waitForRedis && fastify.redis.status !== 'ready') await once(fastify.redis, 'ready')
+  return { app: fastify, logs }
+}

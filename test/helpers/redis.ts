@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import type { Test } from 'tap'
+import { startRedisProcess, type RedisProcess } from '../../src/redis-process.js'
+
+/** A port nothing listens on right now, chosen by the OS: never the shared 6379. */
+export async function freePort (): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer()
+      server.once('error', reject)
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number }
+        server.close(() => resolve(port))
+      })
+    })
+    if (port !== 6379) return port
+  }
+}
+
+/** A redis-server of the test's own, on a free port, with a client for assertions. */
+export interface TestRedis {
+  port: number
+  url: string
+  dir: string
+  /** A client for the test's own checks, separate from the app's. */
+  client: Redis
+  /** Stops the server (SIGTERM by default, SIGKILL to crash it). */
+  stop: (signal?: NodeJS.Signals) => Promise<void>
+  /** Starts it again on the same port and directory. */
+  start: () => Promise<void>
+}
+
+export async function startTestRedis (t: Test, options: { args?: string[], port?: number } = {}): Promise<TestRedis> {
+  const port = options.port ?? await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'thead-redis-'))
+  const args = ['--save', '', '--appendonly', 'no', ...(options.args ?? [])]
+  let server: RedisProcess | null = await startRedisProcess({ port, dir, args })
+  const client = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 50 })
+  client.on('error', () => {})
+  const testRedis: TestRedis = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    client,
+    stop: async (signal) => {
+      await server?.stop(signal)
+      server = null
+    },
+    start: async () => {
+      server = await startRedisProcess({ port, dir, args })
+    }
+  }
+  t.teardown(async () => {
+    client.disconnect()
+    await testRedis.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return testRedis
+}
+
+/**
+ * Watches every command the server gets (MONITOR) and keeps those sent by clients, leaving out
+ * the ones scripts run inside Redis: what clients' round trips carry. The test's own client
+ * shows up too, so read it around a stretch where the test sends nothing.
+ */
+export async function watchClientCommands (t: Test, redis: TestRedis): Promise<{ commands: string[][], settle: () => Promise<void> }> {
+  await redis.client.ping()
+  const monitor = await redis.client.monitor()
+  monitor.on('error', () => {})
+  const commands: string[][] = []
+  let marker: (() => void) | undefined
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (args[0] === 'echo' && args[1] === 'thead-test-marker') marker?.()
+    else if (source !== 'lua') commands.push(args)
+  })
+  t.teardown(() => monitor.disconnect())
+  return {
+    commands,
+    // MONITOR reports on its own connection; once it shows a marker sent now, it has shown everything before.
+    settle: async () => {
+      const seen = new Promise<void>((resolve) => { marker = resolve })
+      await redis.client.echo('thead-test-marker')
+      await seen
+    }
+  }
+}

@@ -1,0 +1,155 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { dayIn } from '../../src/calendar.js'
+import { build } from '../helpers/build.js'
+import { startTestRedis, watchClientCommands } from '../helpers/redis.js'
+
+const CURL = { 'user-agent': 'curl/8.5.0' }
+const BROWSER = { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' }
+const today = (): string => dayIn(Intl.DateTimeFormat().resolvedOptions().timeZone)
+
+function shownCounts (html: string): { views: string | undefined, uniques: string | undefined } {
+  return {
+    views: /id="views">([^<]*)</.exec(html)?.[1],
+    uniques: /id="uniques">([^<]*)</.exec(html)?.[1]
+  }
+}
+
+t.test('three curls leave page:index:counter:<today> at 3, as the seed checks', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  const shown = []
+  for (let i = 0; i < 3; i += 1) {
+    const response = await app.inject({ url: '/', headers: CURL })
+    t.equal(response.statusCode, 200)
+    t.match(response.headers['content-type'], /^text\/html/)
+    shown.push(shownCounts(response.body).views)
+  }
+  t.same(shown, ['1', '2', '3'], 'the page shows the count as a plain number')
+  t.equal(await redis.client.get(`page:index:counter:${today()}`), '3')
+  t.equal(await redis.client.get('page:index:counter'), '3', 'the all-time counter counts too')
+  t.same(await redis.client.keys('page:index:counter:*'), [`page:index:counter:${today()}`])
+})
+
+t.test('the page is a real ad: pitch, call to action and today\'s numbers', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  const { body } = await app.inject({ url: '/', headers: BROWSER })
+  t.match(body, /<h1>[^<]+<\/h1>/)
+  t.match(body, /class="cta"/)
+  t.same(shownCounts(body), { views: '1', uniques: '1' })
+  t.notMatch(body, /b'|\{\{/, 'no bytes repr and no unfilled placeholder')
+})
+
+t.test('the day is taken in the configured time zone', async (t) => {
+  const redis = await startTestRedis(t)
+  // Two zones 26 hours apart never share a calendar day.
+  const zone = dayIn('Pacific/Kiritimati') === today() ? 'Pacific/Pago_Pago' : 'Pacific/Kiritimati'
+  const { app } = await build(t, { REDIS_URL: redis.url, TIME_ZONE: zone })
+  await app.inject({ url: '/', headers: CURL })
+  t.same(await redis.client.keys('page:index:counter:*'), [`page:index:counter:${dayIn(zone)}`])
+})
+
+t.test('a returning visitor is a view but not a new unique', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  const first = await app.inject({ url: '/', headers: BROWSER })
+  const cookie = first.cookies.find((c) => c.name === 'thead_visitor')
+  t.ok(cookie, 'a visitor cookie is set')
+  t.equal(cookie?.httpOnly, true)
+  t.equal(cookie?.sameSite, 'Lax')
+  t.notOk(cookie?.secure, 'not Secure over plain HTTP')
+  t.ok((cookie?.maxAge ?? 0) >= 365 * 86400, 'long-lived')
+  const id = cookie?.value.split('.')[0] ?? ''
+  t.ok(Buffer.from(id, 'base64url').length >= 16, 'the id holds at least 128 random bits')
+
+  const again = await app.inject({ url: '/', headers: { ...BROWSER, cookie: `thead_visitor=${cookie?.value}` } })
+  t.equal(again.headers['set-cookie'], undefined, 'a known visitor keeps the cookie')
+  t.same(shownCounts(again.body), { views: '2', uniques: '1' })
+
+  const stranger = await app.inject({ url: '/', headers: BROWSER })
+  t.same(shownCounts(stranger.body), { views: '3', uniques: '2' })
+})
+
+t.test('the cookie is Secure when the request came over HTTPS', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url, TRUST_PROXY: '127.0.0.1' })
+  const response = await app.inject({ url: '/', headers: { ...BROWSER, 'x-forwarded-proto': 'https' } })
+  t.equal(response.cookies[0]?.secure, true)
+})
+
+t.test('a missing, malformed, tampered or oversized cookie gets a fresh id', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  const first = await app.inject({ url: '/', headers: BROWSER })
+  const good = first.cookies[0]?.value ?? ''
+  const [id, signature] = good.split('.')
+  const bad = {
+    malformed: 'not a cookie at all',
+    unsigned: id,
+    tampered: `${id?.slice(0, -1)}${id?.endsWith('A') ? 'B' : 'A'}.${signature}`,
+    'wrong signature': `${id}.${signature?.slice(0, -2)}xx`,
+    oversized: 'x'.repeat(5000),
+    'percent garbage': '%E0%A4%A',
+    empty: ''
+  }
+  for (const [name, value] of Object.entries(bad)) {
+    const response = await app.inject({ url: '/', headers: { ...BROWSER, cookie: `thead_visitor=${value}` } })
+    t.equal(response.statusCode, 200, `${name}: page served`)
+    const fresh = response.cookies.find((c) => c.name === 'thead_visitor')?.value ?? ''
+    t.not(fresh.split('.')[0], id, `${name}: a fresh id`)
+  }
+  t.equal(await redis.client.pfcount(`page:index:uniques:${today()}`), 1 + Object.keys(bad).length, 'each fresh id is a new unique')
+})
+
+t.test('bots count as views but not as uniques', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  await app.inject({ url: '/', headers: CURL })
+  await app.inject({ url: '/', headers: { 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' } })
+  await app.inject({ url: '/', headers: BROWSER })
+  t.equal(await redis.client.get(`page:index:counter:${today()}`), '3')
+  t.equal(await redis.client.pfcount(`page:index:uniques:${today()}`), 1)
+  t.equal(await redis.client.hget(`page:index:breakdown:${today()}`, 'bots'), '2')
+})
+
+t.test('the page text comes from the template an operator edits', async (t) => {
+  const redis = await startTestRedis(t)
+  const template = join(redis.dir, 'page.html')
+  writeFileSync(template, '<p>Buy kettles. Seen {{views}} times by {{uniques}} people.</p>')
+  const { app } = await build(t, { REDIS_URL: redis.url, AD_PAGE_TEMPLATE: template })
+  const { body } = await app.inject({ url: '/', headers: BROWSER })
+  t.equal(body, '<p>Buy kettles. Seen 1 times by 1 people.</p>')
+})
+
+t.test('one round trip per view, shared by views that arrive together', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  const watched = await watchClientCommands(t, redis)
+  const sent = (): string[] => watched.commands.map((args) => args[0]?.toLowerCase() ?? '')
+  for (let i = 0; i < 5; i += 1) await app.inject({ url: '/', headers: CURL })
+  await watched.settle()
+  t.same(sent(), ['eval', 'evalsha', 'evalsha', 'evalsha', 'evalsha'], 'one script call per view, and nothing else')
+
+  await Promise.all(Array.from({ length: 50 }, () => app.inject({ url: '/', headers: CURL })))
+  await watched.settle()
+  const concurrentCalls = sent().length - 5
+  t.same(sent().filter((name) => name !== 'evalsha'), ['eval'], 'still nothing but the script')
+  t.ok(concurrentCalls >= 1 && concurrentCalls < 10, `50 concurrent views took ${concurrentCalls} script calls`)
+  t.equal(await redis.client.get(`page:index:counter:${today()}`), '55')
+})
+
+t.test('over a real socket', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const first = await fetch(`${address}/`, { headers: BROWSER })
+  t.equal(first.status, 200)
+  const cookie = first.headers.get('set-cookie')?.split(';')[0] ?? ''
+  t.match(cookie, /^thead_visitor=/)
+  const second = await fetch(`${address}/`, { headers: { ...BROWSER, cookie } })
+  t.same(shownCounts(await second.text()), { views: '2', uniques: '1' })
+  const stats = await fetch(`${address}/stats/today`)
+  t.same(await stats.json(), { page: 'index', day: today(), views: 2, uniques: 1, bots: 0 })
+})
