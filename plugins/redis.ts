@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { Redis, type RedisOptions, type Result } from 'ioredis'
 import type { RedisConfig } from '../src/config.js'
-import { RECORD_VIEWS_SCRIPT } from '../src/data-model.js'
+import { READ_RANGE_SCRIPT, RECORD_VIEWS_SCRIPT } from '../src/data-model.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,6 +12,7 @@ declare module 'fastify' {
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     recordViews: (numberOfKeys: number, ...keysAndArgs: Array<string | number>) => Result<number[], Context>
+    readRange: (numberOfKeys: number, ...keysAndArgs: Array<string | number>) => Result<[number, Array<[number, number, number, number, number]>, Array<string | number>], Context>
   }
 }
 
@@ -56,6 +57,7 @@ export default fp(async function redisPlugin (fastify) {
     ? new Redis(config.url, redisClientOptions(config))
     : new Redis(redisClientOptions(config))
   client.defineCommand('recordViews', { lua: RECORD_VIEWS_SCRIPT })
+  client.defineCommand('readRange', { lua: READ_RANGE_SCRIPT })
 
   // Without a listener ioredis prints "Unhandled error event" on every reconnect attempt.
   let lastError = ''

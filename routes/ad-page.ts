@@ -1,38 +1,52 @@
 import { resolve } from 'node:path'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { isbot } from 'isbot'
 import { AdPage } from '../src/ad-page.js'
 import { dayIn } from '../src/calendar.js'
 import { projectRoot } from '../src/config.js'
+import type { PageConfig } from '../src/pages.js'
+import { loggedIp, loggedReferrer, loggedUserAgent } from '../src/visit.js'
 
-/** The ad page is counted as page `index`, so its keys are the seed's `page:index:counter…`. */
-export const AD_PAGE = 'index'
-
-/** Crawlers and link previews see the page but are kept out of the uniques. */
+/** Crawlers, and browsers fetching a page ahead of a click that may never come. */
 export function isBotRequest (request: FastifyRequest): boolean {
-  return isbot(request.headers['user-agent'] ?? '')
+  const { headers } = request
+  const purpose = headers['sec-purpose'] ?? headers.purpose ?? headers['x-moz'] ?? headers['x-purpose']
+  return (typeof purpose === 'string' && purpose.includes('prefetch')) || isbot(headers['user-agent'] ?? '')
 }
 
+/** Serves a counted page: identifies the visitor, records the view, shows today's numbers. */
 const adPageRoutes: FastifyPluginAsync = async (fastify) => {
-  const adPage = AdPage.fromFile(resolve(projectRoot, fastify.config.adPageTemplate))
-
-  fastify.get('/', {
-    schema: {
-      summary: 'The ad page; each load counts as a view',
-      produces: ['text/html'],
-      response: { 200: { type: 'string', description: 'The page, with today\'s views and unique visitors' } }
-    }
-  }, async function serveAdPage (request, reply) {
-    const visitor = reply.identifyVisitor()
-    const counts = await fastify.views.record({
-      page: AD_PAGE,
-      day: dayIn(fastify.config.timeZone),
-      visitorId: visitor.id,
-      bot: isBotRequest(request)
+  const { config } = fastify
+  for (const page of config.pages) {
+    const adPage = AdPage.fromFile(resolve(projectRoot, page.template))
+    fastify.get(page.path, {
+      schema: {
+        summary: `The ${page.name} page; each load counts as a view`,
+        produces: ['text/html'],
+        response: { 200: { type: 'string', description: 'The page, with today\'s views and unique visitors' } }
+      }
+    }, async function servePage (request, reply) {
+      const counts = await recordView(page, request, reply)
+      if (counts === null) request.log.warn({ page: page.name }, 'page served without its numbers: Redis did not answer in time')
+      return reply.type('text/html; charset=utf-8').send(adPage.render(counts))
     })
-    if (counts === null) request.log.warn('ad page served without its numbers: Redis did not answer in time')
-    return reply.type('text/html; charset=utf-8').send(adPage.render(counts))
-  })
+  }
+
+  function recordView (page: PageConfig, request: FastifyRequest, reply: FastifyReply): ReturnType<typeof fastify.views.record> {
+    const visitor = reply.identifyVisitor()
+    return fastify.views.record({
+      page: page.name,
+      day: dayIn(config.timeZone),
+      bot: isBotRequest(request),
+      visit: {
+        visitor: visitor.id,
+        time: Date.now(),
+        ip: loggedIp(request.ip, config.logFullIp),
+        userAgent: loggedUserAgent(request.headers['user-agent']),
+        referrer: loggedReferrer(request.headers.referer)
+      }
+    })
+  }
 }
 
 export default adPageRoutes

@@ -1,27 +1,67 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { dayIn, isCalendarDay } from '../src/calendar.js'
-import { readDayStats } from '../src/day-stats.js'
-import { DayParameter, DayStats, errorResponses } from '../src/schemas.js'
-import { AD_PAGE } from './ad-page.js'
+import { dayIn, daysBetween, isCalendarDay } from '../src/calendar.js'
+import type { Config } from '../src/config.js'
+import { ClientError, fromRedis } from '../src/errors.js'
+import type { PageConfig } from '../src/pages.js'
+import { DayOrToday, DayStats, errorResponses, PageQuery, RangeQuery, RangeStats } from '../src/schemas.js'
+import { readRange, type DayNumbers } from '../src/stats.js'
+
+/** The longest range /stats answers, in days. */
+export const MAX_RANGE_DAYS = 366
+
+/** The named configured page, or the first one; a 404 for any other name. */
+export function pageNamed (config: Config, name: string | undefined): PageConfig {
+  const page = name === undefined ? config.pages[0] : config.pages.find((candidate) => candidate.name === name)
+  if (page === undefined) throw new ClientError(404, `There is no page named ${name}`)
+  return page
+}
+
+/** A calendar day from a validated parameter; `today` is today in the configured zone. */
+export function calendarDay (config: Config, text: string): string {
+  const day = text === 'today' ? dayIn(config.timeZone) : text
+  if (!isCalendarDay(day)) throw new ClientError(400, `${day} is not a calendar date`)
+  return day
+}
 
 const statsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { config } = fastify
+  if (!config.statsPublic) fastify.addHook('preHandler', fastify.requireStatsToken)
+
   fastify.get('/stats/:day', {
     schema: {
-      summary: 'Views and unique visitors of the ad page on one day',
-      params: Type.Object({ day: DayParameter }),
+      summary: 'A page\'s views, unique, new and returning visitors and bot views on one day',
+      params: Type.Object({ day: DayOrToday }),
+      querystring: Type.Object({ page: PageQuery }),
       response: { 200: DayStats, ...errorResponses }
     }
-  }, async function dayStats (request, reply) {
-    const day = request.params.day === 'today' ? dayIn(fastify.config.timeZone) : request.params.day
-    if (!isCalendarDay(day)) {
-      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `${day} is not a calendar date` })
+  }, async function dayStats (request) {
+    const page = pageNamed(config, request.query.page)
+    const day = calendarDay(config, request.params.day)
+    const { days } = await fromRedis(readRange(fastify.redis, page.name, [day]))
+    return { page: page.name, ...days[0] as DayNumbers }
+  })
+
+  fastify.get('/stats', {
+    schema: {
+      summary: 'A page\'s numbers per day over a range, with the range\'s true unique visitors',
+      querystring: RangeQuery,
+      response: { 200: RangeStats, ...errorResponses }
     }
-    try {
-      return await readDayStats(fastify.redis, AD_PAGE, day)
-    } catch (error) {
-      request.log.warn({ reason: (error as Error).message }, 'stats unavailable')
-      return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'Statistics are unavailable while Redis is unreachable; try again shortly' })
+  }, async function rangeStats (request) {
+    const page = pageNamed(config, request.query.page)
+    const from = calendarDay(config, request.query.from)
+    const to = calendarDay(config, request.query.to)
+    if (from > to) throw new ClientError(400, '"from" must not be after "to"')
+    const days = daysBetween(from, to)
+    if (days.length > MAX_RANGE_DAYS) throw new ClientError(400, `A range may span ${MAX_RANGE_DAYS} days at most`)
+    const range = await fromRedis(readRange(fastify.redis, page.name, days))
+    const total = (field: 'views' | 'new' | 'returning' | 'bots'): number => range.days.reduce((sum, day) => sum + day[field], 0)
+    return {
+      page: page.name, from, to,
+      views: total('views'), uniques: range.uniques, new: total('new'), returning: total('returning'), bots: total('bots'),
+      days: range.days,
+      referrers: range.referrers
     }
   })
 }

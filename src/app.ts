@@ -1,12 +1,16 @@
+import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import configPlugin from '../plugins/config.js'
 import redisPlugin from '../plugins/redis.js'
+import statsAuthPlugin from '../plugins/stats-auth.js'
 import viewRecorderPlugin from '../plugins/view-recorder.js'
 import visitorCookiePlugin from '../plugins/visitor-cookie.js'
 import adPageRoutes from '../routes/ad-page.js'
 import statsRoutes from '../routes/stats.js'
+import visitorRoutes from '../routes/visitors.js'
 import type { Config } from './config.js'
+import { RedisUnavailableError } from './errors.js'
 import { ErrorResponse } from './schemas.js'
 
 export interface AppOptions {
@@ -19,24 +23,27 @@ async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<v
   await fastify.register(redisPlugin)
   await fastify.register(visitorCookiePlugin)
   await fastify.register(viewRecorderPlugin)
+  await fastify.register(statsAuthPlugin)
 
   fastify.addSchema(ErrorResponse)
   fastify.setErrorHandler(function answerError (error: FastifyError, request, reply) {
-    const statusCode = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500
-    // Client mistakes are explained; anything else is logged and never shown.
+    const statusCode = error instanceof RedisUnavailableError || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) ? error.statusCode as number : 500
+    // Client mistakes and Redis being away are explained; anything else is logged and never shown.
     if (statusCode === 500) request.log.error({ err: error }, 'request failed')
+    if (statusCode === 503) request.log.warn({ reason: (error.cause as Error).message }, 'Redis unavailable')
     return reply.code(statusCode).send({
       statusCode,
-      error: statusCode === 500 ? 'Internal Server Error' : error.code === 'FST_ERR_VALIDATION' ? 'Bad Request' : error.name,
+      error: STATUS_CODES[statusCode] as string,
       message: statusCode === 500 ? 'Something went wrong on our side' : error.message
     })
   })
-  fastify.setNotFoundHandler(function answerNotFound (request, reply) {
-    return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `${request.method} ${request.url.split('?')[0]} is not a page or endpoint of this service` })
+  fastify.setNotFoundHandler(function answerNotFound (_request, reply) {
+    return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: 'There is no page or endpoint at this address' })
   })
 
   await fastify.register(adPageRoutes)
   await fastify.register(statsRoutes)
+  await fastify.register(visitorRoutes)
 }
 
 // Not encapsulated, so whoever registers the app (server.ts, the tests) sees its decorators.

@@ -32,3 +32,43 @@ function dayFormatter (timeZone: string): Intl.DateTimeFormat {
   }
   return formatter
 }
+
+/** Every day from `from` to `to`, both included, as YYYY-MM-DD. */
+export function daysBetween (from: string, to: string): string[] {
+  const days: string[] = []
+  for (let time = Date.parse(`${from}T00:00:00Z`); time <= Date.parse(`${to}T00:00:00Z`); time += 86400_000) {
+    days.push(new Date(time).toISOString().slice(0, 10))
+  }
+  return days
+}
+
+/** The instants [start, end) in ms that make up `day` in `timeZone`. */
+export function dayBounds (day: string, timeZone: string): [number, number] {
+  const midnightUtc = Date.parse(`${day}T00:00:00Z`)
+  return [startOfDay(midnightUtc, timeZone), startOfDay(midnightUtc + 86400_000, timeZone)]
+}
+
+/** The instant local midnight happens on the day that starts at `midnightUtc` in UTC. */
+function startOfDay (midnightUtc: number, timeZone: string): number {
+  // Shift by the zone's offset, then once more in case the shift crossed an offset change.
+  const first = midnightUtc - offsetOf(midnightUtc, timeZone)
+  return midnightUtc - offsetOf(first, timeZone)
+}
+
+/** How far `timeZone`'s clock is ahead of UTC at `instant`, in ms. */
+function offsetOf (instant: number, timeZone: string): number {
+  const parts = Object.fromEntries(offsetFormatter(timeZone).formatToParts(instant).map((part) => [part.type, part.value]))
+  const wall = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second))
+  return wall - Math.floor(instant / 1000) * 1000
+}
+
+const offsetFormatters = new Map<string, Intl.DateTimeFormat>()
+
+function offsetFormatter (timeZone: string): Intl.DateTimeFormat {
+  let formatter = offsetFormatters.get(timeZone)
+  if (formatter === undefined) {
+    formatter = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' })
+    offsetFormatters.set(timeZone, formatter)
+  }
+  return formatter
+}

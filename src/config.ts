@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
+import { loadPages, type PageConfig } from './pages.js'
 
 /** The project root, so relative paths in config mean the same from src/ and dist/src/. */
 export const projectRoot = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../' : '../', import.meta.url))
@@ -21,7 +22,10 @@ const EnvSchema = Type.Object({
   EMBEDDED_REDIS: Type.Enum(['auto', 'off'], { default: 'auto' }),
   COOKIE_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   TIME_ZONE: Type.Optional(Type.String({ minLength: 1 })),
-  AD_PAGE_TEMPLATE: Type.String({ minLength: 1, default: 'config/ad-page.html' }),
+  PAGES_FILE: Type.String({ minLength: 1, default: 'config/pages.json' }),
+  LOG_FULL_IP: Type.Boolean({ default: false }),
+  STATS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  STATS_PUBLIC: Type.Boolean({ default: true }),
   PAGE_COUNT_WAIT_MS: Type.Integer({ minimum: 0, maximum: 5000, default: 250 }),
   SPOOL_LIMIT: Type.Integer({ minimum: 1, default: 100000 }),
   SPOOL_JOURNAL: Type.String({ minLength: 1, default: 'var/spool.journal' }),
@@ -34,7 +38,7 @@ export interface Config {
   port: number
   host: string
   /** Fastify's trustProxy: whom to believe about the client's address and protocol. */
-  trustProxy: boolean | number | string[]
+  trustProxy: boolean | string[] | ((address: string, hop: number) => boolean)
   logLevel: string
   redis: RedisConfig
   embeddedRedis: 'auto' | 'off'
@@ -42,7 +46,14 @@ export interface Config {
   /** True when COOKIE_SECRET was unset and a per-process secret was made up. */
   cookieSecretGenerated: boolean
   timeZone: string
-  adPageTemplate: string
+  /** The counted pages; the first is the one /stats answers for by default. */
+  pages: PageConfig[]
+  /** Keep visitors' full IP addresses in the log instead of their networks. */
+  logFullIp: boolean
+  /** The token for the visitor log and the dashboard; without one they are switched off. */
+  statsToken: string | undefined
+  /** Whether aggregate /stats is open to everyone or needs the token too. */
+  statsPublic: boolean
   pageCountWaitMs: number
   spoolLimit: number
   spoolJournal: string
@@ -71,6 +82,13 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   const timeZone = parsed.TIME_ZONE ?? Intl.DateTimeFormat().resolvedOptions().timeZone
   if (!isTimeZone(timeZone)) throw new ConfigError(`invalid configuration: TIME_ZONE "${timeZone}" is not an IANA time zone`)
 
+  let pages: PageConfig[]
+  try {
+    pages = loadPages(parsed.PAGES_FILE, projectRoot)
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${(error as Error).message}`)
+  }
+
   const common = {
     password: parsed.REDIS_PASSWORD,
     waitTimeoutMs: parsed.REDIS_WAIT_TIMEOUT_MS
@@ -98,7 +116,10 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     cookieSecret: parsed.COOKIE_SECRET ?? randomBytes(32).toString('base64url'),
     cookieSecretGenerated: parsed.COOKIE_SECRET === undefined,
     timeZone,
-    adPageTemplate: parsed.AD_PAGE_TEMPLATE,
+    pages,
+    logFullIp: parsed.LOG_FULL_IP,
+    statsToken: parsed.STATS_TOKEN,
+    statsPublic: parsed.STATS_PUBLIC,
     pageCountWaitMs: parsed.PAGE_COUNT_WAIT_MS,
     spoolLimit: parsed.SPOOL_LIMIT,
     spoolJournal: parsed.SPOOL_JOURNAL,
@@ -106,9 +127,13 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
 }
 
-function parseTrustProxy (value: string): boolean | number | string[] {
+function parseTrustProxy (value: string): Config['trustProxy'] {
   if (value === 'true' || value === 'false') return value === 'true'
-  if (/^\d+$/.test(value)) return Number(value)
+  if (/^\d+$/.test(value)) {
+    // A hop count: believe that many proxies in front of us, as Fastify's numeric trustProxy does.
+    const hops = Number(value)
+    return (_address, hop) => hop < hops
+  }
   return value.split(',')
 }
 

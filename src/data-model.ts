@@ -1,14 +1,19 @@
 /**
  * The whole Redis data model: every key the service writes, its type and expiry, and the
- * scripts that write them. README's key table mirrors this file.
+ * scripts that write and read them. README's key table mirrors this file.
  *
- * | key                               | type        | expiry                        |
- * |-----------------------------------|-------------|-------------------------------|
- * | page:<page>:counter               | string      | none (all-time views)         |
- * | page:<page>:counter:<YYYY-MM-DD>  | string      | end of day + RETENTION_DAYS   |
- * | page:<page>:uniques:<YYYY-MM-DD>  | HyperLogLog | end of day + RETENTION_DAYS   |
- * | page:<page>:breakdown:<YYYY-MM-DD>| hash        | end of day + RETENTION_DAYS   |
- * | thead:writer:<instance id>        | string      | WRITER_PROGRESS_TTL_SECONDS   |
+ * | key                                  | type        | expiry                                  |
+ * |--------------------------------------|-------------|-----------------------------------------|
+ * | page:<page>:counter                  | string      | none (all-time views, as in the seed)   |
+ * | page:<page>:counter:<YYYY-MM-DD>     | string      | end of day + RETENTION_DAYS             |
+ * | page:<page>:uniques:<YYYY-MM-DD>     | HyperLogLog | end of day + RETENTION_DAYS             |
+ * | page:<page>:breakdown:<YYYY-MM-DD>   | hash        | end of day + RETENTION_DAYS             |
+ * | page:<page>:referrers:<YYYY-MM-DD>   | sorted set  | end of day + RETENTION_DAYS             |
+ * | thead:visits                         | stream      | entries older than RETENTION_DAYS, and  |
+ * |                                      |             | beyond VISIT_LOG_MAX_ENTRIES, trimmed   |
+ * | thead:visitor:<id>                   | hash        | RETENTION_DAYS after the last visit     |
+ * | thead:visitor:<id>:recent            | list        | RETENTION_DAYS after the last visit     |
+ * | thead:writer:<instance id>           | string      | WRITER_PROGRESS_TTL_SECONDS             |
  */
 
 import { expiryOfDay } from './calendar.js'
@@ -18,10 +23,18 @@ export const keys = {
   viewsAllTime: (page: string) => `page:${page}:counter`,
   /** Views of a page on one day, as in the seed: `GET page:index:counter:<day>`. */
   viewsOnDay: (page: string, day: string) => `page:${page}:counter:${day}`,
-  /** Distinct visitors of a page on one day, as a HyperLogLog of visitor ids. */
+  /** Distinct human visitors of a page on one day, as a HyperLogLog of visitor ids. */
   uniquesOnDay: (page: string, day: string) => `page:${page}:uniques:${day}`,
-  /** Views of a page on one day by kind of view: field `bots` counts views by crawlers. */
+  /** Counts of a page on one day by kind: `bots` views, and `new` and `returning` visitors. */
   breakdownOnDay: (page: string, day: string) => `page:${page}:breakdown:${day}`,
+  /** Human views of a page on one day by referrer (origin and path), the top ones kept. */
+  referrersOnDay: (page: string, day: string) => `page:${page}:referrers:${day}`,
+  /** The visitor log: one entry per human view, of every page. */
+  visitLog: () => 'thead:visits',
+  /** One visitor's summary: `first` and `last` seen (ms), `lastDay`, `visits`. */
+  visitor: (id: string) => `thead:visitor:${id}`,
+  /** The visit-log entry ids of one visitor's latest views, newest first. */
+  visitorRecent: (id: string) => `thead:visitor:${id}:recent`,
   /** The highest batch number one app process has applied: what makes a resent batch count once. */
   writerProgress: (writerId: string) => `thead:writer:${writerId}`
 }
@@ -31,16 +44,26 @@ export const keys = {
  * lives, and once more from the journal at the next start; a week covers both.
  */
 export const WRITER_PROGRESS_TTL_SECONDS = 7 * 86400
-
-/** Lua's stack limits how many ids one PFADD can unpack; a batch stays well under it. */
+/** Views per batch at most, which keeps each script call short. */
 export const MAX_VIEWS_PER_BATCH = 500
+/** The visitor log's length cap, on top of its trimming by age. */
+export const VISIT_LOG_MAX_ENTRIES = 1_000_000
+/** Latest visits remembered per visitor, for GET /visitors/:id. */
+export const VISITOR_RECENT_VISITS = 20
+/** Referrers kept per page and day; the least frequent go first. */
+export const REFERRERS_KEPT_PER_DAY = 100
 
 /**
  * Applies one batch of views exactly once, and answers the day's numbers for each group.
  *
- * KEYS[1] the writer's progress key; ARGV[1] the batch number, ARGV[2] the progress key's TTL.
- * Then per (page, day) group, four keys: all-time views, day views, day uniques, day breakdown;
- * and ARGV: expire-at (unix seconds), views, bot views, n, then n visitor ids for the uniques.
+ * KEYS[1] the writer's progress key, KEYS[2] the visitor log.
+ * ARGV[1] the batch number, ARGV[2] the progress key's TTL, ARGV[3] a visitor summary's TTL,
+ * ARGV[4] the log's oldest entry id to keep (ms), ARGV[5] the log's length cap,
+ * ARGV[6] referrers kept per day, ARGV[7] recent visits kept per visitor.
+ * Then per (page, day) group: five keys (all-time views, day views, day uniques, day breakdown,
+ * day referrers) and two per human visit (the visitor's summary and recent list); and ARGV:
+ * page, day, expire-at (unix seconds), views, bot views, n, then n visits of five values each
+ * (visitor id, time in ms, ip, user agent, referrer).
  * Returns { applied (1 or 0), views, uniques, views, uniques, ... } with one pair per group.
  * A batch whose number is not above the writer's progress was applied before, so it only reads.
  */
@@ -51,28 +74,99 @@ if tonumber(ARGV[1]) > tonumber(redis.call('GET', KEYS[1]) or '0') then
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 end
 local result = { applied }
-local a = 3
-for k = 2, #KEYS, 4 do
-  local expireAt, views, bots, n = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+local k, a = 3, 8
+while k <= #KEYS do
+  local page, day, expireAt = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local views, bots, n = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+  local dayViews, dayUniques, breakdown, referrers = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
   if applied == 1 then
     redis.call('INCRBY', KEYS[k], views)
-    redis.call('INCRBY', KEYS[k + 1], views)
-    redis.call('EXPIREAT', KEYS[k + 1], expireAt)
+    redis.call('INCRBY', dayViews, views)
+    redis.call('EXPIREAT', dayViews, expireAt)
+    if bots > 0 then redis.call('HINCRBY', breakdown, 'bots', bots) end
+    for v = 0, n - 1 do
+      local summary, recent = KEYS[k + 5 + v * 2], KEYS[k + 6 + v * 2]
+      local visitor, time, ip, agent, referrer = ARGV[a + 6 + v * 5], ARGV[a + 7 + v * 5], ARGV[a + 8 + v * 5], ARGV[a + 9 + v * 5], ARGV[a + 10 + v * 5]
+      redis.call('PFADD', dayUniques, visitor)
+      local lastDay = redis.call('HGET', summary, 'lastDay')
+      local returning = '0'
+      if not lastDay then
+        redis.call('HINCRBY', breakdown, 'new', 1)
+        redis.call('HSET', summary, 'first', time)
+      else
+        returning = '1'
+        if lastDay ~= day then redis.call('HINCRBY', breakdown, 'returning', 1) end
+      end
+      redis.call('HSET', summary, 'last', time, 'lastDay', day)
+      redis.call('HINCRBY', summary, 'visits', 1)
+      redis.call('EXPIRE', summary, ARGV[3])
+      local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'time', time, 'visitor', visitor, 'page', page, 'returning', returning, 'ip', ip, 'userAgent', agent, 'referrer', referrer)
+      redis.call('LPUSH', recent, entry)
+      redis.call('LTRIM', recent, 0, tonumber(ARGV[7]) - 1)
+      redis.call('EXPIRE', recent, ARGV[3])
+      if referrer ~= '' then redis.call('ZINCRBY', referrers, 1, referrer) end
+    end
     if n > 0 then
-      redis.call('PFADD', KEYS[k + 2], unpack(ARGV, a + 4, a + 3 + n))
-      redis.call('EXPIREAT', KEYS[k + 2], expireAt)
+      redis.call('EXPIREAT', dayUniques, expireAt)
+      if redis.call('ZCARD', referrers) > tonumber(ARGV[6]) then
+        redis.call('ZREMRANGEBYRANK', referrers, 0, -tonumber(ARGV[6]) - 1)
+      end
+      redis.call('EXPIREAT', referrers, expireAt)
     end
-    if bots > 0 then
-      redis.call('HINCRBY', KEYS[k + 3], 'bots', bots)
-      redis.call('EXPIREAT', KEYS[k + 3], expireAt)
-    end
+    if bots > 0 or n > 0 then redis.call('EXPIREAT', breakdown, expireAt) end
   end
-  result[#result + 1] = tonumber(redis.call('GET', KEYS[k + 1]))
-  result[#result + 1] = redis.call('PFCOUNT', KEYS[k + 2])
-  a = a + 4 + n
+  result[#result + 1] = tonumber(redis.call('GET', dayViews))
+  result[#result + 1] = redis.call('PFCOUNT', dayUniques)
+  k = k + 5 + n * 2
+  a = a + 6 + n * 5
 end
+if applied == 1 then redis.call('XTRIM', KEYS[2], 'MINID', '~', ARGV[4]) end
 return result
 `
+
+/**
+ * Reads a page's numbers over a range of days in one round trip.
+ *
+ * KEYS: per day four keys (views, uniques, breakdown, referrers), in day order.
+ * ARGV[1] how many top referrers to answer.
+ * Returns { union of uniques, { views, uniques, new, returning, bots } per day, referrers }
+ * where referrers is a flat { referrer, count, ... } list, most frequent first.
+ */
+export const READ_RANGE_SCRIPT = `
+local days, uniqueKeys, referrerKeys = {}, {}, {}
+for k = 1, #KEYS, 4 do
+  local breakdown = redis.call('HMGET', KEYS[k + 2], 'new', 'returning', 'bots')
+  days[#days + 1] = {
+    tonumber(redis.call('GET', KEYS[k]) or '0'),
+    redis.call('PFCOUNT', KEYS[k + 1]),
+    tonumber(breakdown[1] or '0'), tonumber(breakdown[2] or '0'), tonumber(breakdown[3] or '0')
+  }
+  uniqueKeys[#uniqueKeys + 1] = KEYS[k + 1]
+  referrerKeys[#referrerKeys + 1] = KEYS[k + 3]
+end
+local union = redis.call('PFCOUNT', unpack(uniqueKeys))
+local zunion = { 'ZUNION', #referrerKeys }
+for _, key in ipairs(referrerKeys) do zunion[#zunion + 1] = key end
+zunion[#zunion + 1] = 'WITHSCORES'
+local merged = redis.call(unpack(zunion))
+local top = {}
+for i = #merged - 1, math.max(1, #merged - 2 * tonumber(ARGV[1]) + 1), -2 do
+  top[#top + 1] = merged[i]
+  top[#top + 1] = tonumber(merged[i + 1])
+end
+return { union, days, top }
+`
+
+/** One human view in the visitor log. */
+export interface Visit {
+  visitor: string
+  /** Milliseconds since the epoch. */
+  time: number
+  ip: string
+  userAgent: string
+  /** Origin and path of the referring page, or '' when there was none. */
+  referrer: string
+}
 
 /** The views of one page on one day inside a batch. */
 export interface ViewGroup {
@@ -80,8 +174,8 @@ export interface ViewGroup {
   day: string
   views: number
   bots: number
-  /** Ids of the human visitors among the views, for the day's uniques. */
-  uniqueIds: string[]
+  /** The human views among them: they count in the uniques and go to the visitor log. */
+  visits: Visit[]
 }
 
 /** A batch as it is written, resent, and kept in the journal. */
@@ -91,13 +185,27 @@ export interface ViewBatch {
   groups: ViewGroup[]
 }
 
+export interface Retention {
+  retentionDays: number
+  /** Now, in ms: the visitor log keeps entries newer than now minus the retention. */
+  now: number
+}
+
 /** The keys and arguments of one RECORD_VIEWS_SCRIPT call for `batch`. */
-export function recordViewsArguments (batch: ViewBatch, retentionDays: number): { keys: string[], args: Array<string | number> } {
-  const scriptKeys = [keys.writerProgress(batch.writerId)]
-  const args: Array<string | number> = [batch.seq, WRITER_PROGRESS_TTL_SECONDS]
-  for (const group of batch.groups) {
-    scriptKeys.push(keys.viewsAllTime(group.page), keys.viewsOnDay(group.page, group.day), keys.uniquesOnDay(group.page, group.day), keys.breakdownOnDay(group.page, group.day))
-    args.push(expiryOfDay(group.day, retentionDays), group.views, group.bots, group.uniqueIds.length, ...group.uniqueIds)
+export function recordViewsArguments (batch: ViewBatch, { retentionDays, now }: Retention): { keys: string[], args: Array<string | number> } {
+  const retentionSeconds = retentionDays * 86400
+  const scriptKeys = [keys.writerProgress(batch.writerId), keys.visitLog()]
+  const args: Array<string | number> = [
+    batch.seq, WRITER_PROGRESS_TTL_SECONDS, retentionSeconds, now - retentionSeconds * 1000,
+    VISIT_LOG_MAX_ENTRIES, REFERRERS_KEPT_PER_DAY, VISITOR_RECENT_VISITS
+  ]
+  for (const { page, day, views, bots, visits } of batch.groups) {
+    scriptKeys.push(keys.viewsAllTime(page), keys.viewsOnDay(page, day), keys.uniquesOnDay(page, day), keys.breakdownOnDay(page, day), keys.referrersOnDay(page, day))
+    args.push(page, day, expiryOfDay(day, retentionDays), views, bots, visits.length)
+    for (const visit of visits) {
+      scriptKeys.push(keys.visitor(visit.visitor), keys.visitorRecent(visit.visitor))
+      args.push(visit.visitor, visit.time, visit.ip, visit.userAgent, visit.referrer)
+    }
   }
   return { keys: scriptKeys, args }
 }

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
-import { MAX_VIEWS_PER_BATCH, recordViewsArguments, type ViewBatch, type ViewGroup } from './data-model.js'
+import { MAX_VIEWS_PER_BATCH, recordViewsArguments, type ViewBatch, type ViewGroup, type Visit } from './data-model.js'
 
 /** One page view as the page route hands it over. */
 export interface View {
   page: string
   day: string
-  visitorId: string
+  /** Crawlers and prefetches count as views only: no uniques, no visitor log. */
   bot: boolean
+  visit: Visit
 }
 
 /** The day's numbers as the commit that held a view left them. */
@@ -176,7 +177,7 @@ export class ViewRecorder {
   /** Sends a batch; true once it is applied (now or before) and held by enough replicas. */
   async #write (sealed: SealedBatch): Promise<boolean> {
     const { redis, retentionDays, waitReplicas, waitTimeoutMs } = this.#options
-    const { keys, args } = recordViewsArguments(sealed.batch, retentionDays)
+    const { keys, args } = recordViewsArguments(sealed.batch, { retentionDays, now: Date.now() })
     // The script and its WAIT share a pipeline, so they share a connection: WAIT on any
     // other connection would confirm nothing about this write.
     const pipeline = redis.pipeline().recordViews(keys.length, ...keys, ...args)
@@ -207,12 +208,12 @@ export class ViewRecorder {
       const name = `${view.page}\n${view.day}`
       let entry = groups.get(name)
       if (entry === undefined) {
-        entry = { group: { page: view.page, day: view.day, views: 0, bots: 0, uniqueIds: [] }, waiters: [] }
+        entry = { group: { page: view.page, day: view.day, views: 0, bots: 0, visits: [] }, waiters: [] }
         groups.set(name, entry)
       }
       entry.group.views += 1
       if (view.bot) entry.group.bots += 1
-      else entry.group.uniqueIds.push(view.visitorId)
+      else entry.group.visits.push(view.visit)
       entry.waiters.push(waiter)
     }
     this.#seq += 1

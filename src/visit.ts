@@ -1,0 +1,42 @@
+import { isIP } from 'node:net'
+
+/** Longest user agent or referrer kept in the visitor log. */
+const MAX_TEXT_LENGTH = 512
+
+/**
+ * The address as the visitor log keeps it: IPv4 with its last octet zeroed and IPv6 cut to
+ * its /48 (the network, not the device), unless the full address is configured.
+ */
+export function loggedIp (address: string, keepFull: boolean): string {
+  if (keepFull) return address
+  const mapped = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address
+  switch (isIP(mapped)) {
+    case 4: return mapped.replace(/\.\d+$/, '.0')
+    case 6: return `${expandIpv6(mapped).slice(0, 3).join(':')}::`
+    default: return ''
+  }
+}
+
+/** A referrer as origin plus path: its query and fragment often carry tokens, so they go. */
+export function loggedReferrer (header: string | undefined): string {
+  if (header === undefined || header === '') return ''
+  try {
+    const url = new URL(header)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return ''
+    return `${url.origin}${url.pathname}`.slice(0, MAX_TEXT_LENGTH)
+  } catch {
+    return ''
+  }
+}
+
+export function loggedUserAgent (header: string | undefined): string {
+  return (header ?? '').slice(0, MAX_TEXT_LENGTH)
+}
+
+function expandIpv6 (address: string): string[] {
+  const [head = '', tail = ''] = address.split('::')
+  const headGroups = head === '' ? [] : head.split(':')
+  const tailGroups = tail === '' ? [] : tail.split(':')
+  const zeros = Array.from({ length: 8 - headGroups.length - tailGroups.length }, () => '0')
+  return (address.includes('::') ? [...headGroups, ...zeros, ...tailGroups] : headGroups).map((group) => group.replace(/^0+(?=.)/, ''))
+}
