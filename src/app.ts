@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import apiDocsPlugin from '../plugins/api-docs.js'
 import configPlugin from '../plugins/config.js'
 import redisPlugin from '../plugins/redis.js'
 import statsAuthPlugin from '../plugins/stats-auth.js'
@@ -24,6 +25,7 @@ async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<v
   await fastify.register(visitorCookiePlugin)
   await fastify.register(viewRecorderPlugin)
   await fastify.register(statsAuthPlugin)
+  await fastify.register(apiDocsPlugin)
 
   fastify.addSchema(ErrorResponse)
   fastify.setErrorHandler(function answerError (error: FastifyError, request, reply) {

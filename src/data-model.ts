@@ -120,7 +120,8 @@ while k <= #KEYS do
   k = k + 5 + n * 2
   a = a + 6 + n * 5
 end
-if applied == 1 then redis.call('XTRIM', KEYS[2], 'MINID', '~', ARGV[4]) end
+-- Exact, not '~': an approximate trim keeps old entries while they share a node with new ones.
+if applied == 1 then redis.call('XTRIM', KEYS[2], 'MINID', ARGV[4]) end
 return result
 `
 

@@ -1,0 +1,21 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import fp from 'fastify-plugin'
+
+/** Publishes the routes' schemas as OpenAPI: a browsable UI at /docs, the document at /docs/json. */
+export default fp(async function apiDocsPlugin (fastify) {
+  await fastify.register(swagger, {
+    openapi: {
+      info: { title: 'thead', description: 'An ad page whose views, unique visitors and visitor log are counted in Redis', version: '1' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'The STATS_TOKEN' },
+          basic: { type: 'http', scheme: 'basic', description: 'Any user name, the STATS_TOKEN as password' }
+        }
+      }
+    },
+    // Shared schemas (added with addSchema and an $id) become named components.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => typeof json.$id === 'string' ? json.$id : `def-${index}` }
+  })
+  await fastify.register(swaggerUi, { routePrefix: '/docs' })
+}, { name: 'api-docs' })
