@@ -1,0 +1,28 @@
+import t from 'tap'
+import { loggedIp, loggedReferrer, loggedUserAgent } from '../../src/visit.js'
+
+t.test('IP addresses are kept as their networks unless configured', async (t) => {
+  t.equal(loggedIp('198.51.100.23', false), '198.51.100.0')
+  t.equal(loggedIp('::ffff:198.51.100.23', false), '198.51.100.0', 'an IPv4-mapped address is IPv4')
+  t.equal(loggedIp('2001:db8:abcd:12:1:2:3:4', false), '2001:db8:abcd::')
+  t.equal(loggedIp('2001:db8::1', false), '2001:db8:0::', 'a compressed address is expanded before the cut')
+  t.equal(loggedIp('::1', false), '0:0:0::')
+  t.equal(loggedIp('2001:0db8:00ab:0:0:0:0:1', false), '2001:db8:ab::', 'leading zeros go')
+  t.equal(loggedIp('not an address', false), '')
+  t.equal(loggedIp('198.51.100.23', true), '198.51.100.23')
+})
+
+t.test('a referrer keeps only its origin and path', async (t) => {
+  t.equal(loggedReferrer('https://example.org/a/b?session=secret#frag'), 'https://example.org/a/b')
+  t.equal(loggedReferrer('http://user:pass@example.org:8080/x'), 'http://example.org:8080/x', 'credentials go too')
+  t.equal(loggedReferrer(undefined), '')
+  t.equal(loggedReferrer(''), '')
+  t.equal(loggedReferrer('not a url'), '')
+  t.equal(loggedReferrer('javascript:alert(1)'), '')
+  t.equal(loggedReferrer(`https://example.org/${'a'.repeat(2000)}`).length, 512)
+})
+
+t.test('a user agent is kept up to 512 characters', async (t) => {
+  t.equal(loggedUserAgent(undefined), '')
+  t.equal(loggedUserAgent('x'.repeat(600)).length, 512)
+})
