@@ -21,6 +21,7 @@ export default fp(async function viewRecorderPlugin (fastify) {
     redis: fastify.redis,
     log: fastify.log,
     retentionDays: config.retentionDays,
+    viewLimitPerIp: config.viewLimitPerIp,
     waitReplicas: config.redis.waitReplicas,
     waitTimeoutMs: config.redis.waitTimeoutMs,
     pageCountWaitMs: config.pageCountWaitMs,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import cookie from '@fastify/cookie'
 import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
+import { DailySalt } from '../src/daily-salt.js'
 
 export const VISITOR_COOKIE = 'thead_visitor'
 /** 16 random bytes (128 bits) in base64url. */
@@ -13,18 +14,21 @@ const COOKIE_MAX_AGE_SECONDS = 400 * 86400
 
 export interface Visitor {
   id: string
-  /** True when this request brought no valid visitor cookie, so one was just issued. */
+  /** True when a visitor cookie was just issued; always false in cookieless mode. */
   isNew: boolean
 }
 
 declare module 'fastify' {
   interface FastifyReply {
-    /** Reads the visitor's signed cookie, or issues a fresh one on this reply. */
-    identifyVisitor: () => Visitor
+    /**
+     * Who is viewing `day`: in cookie mode from the signed cookie, issuing a fresh one on this
+     * reply when there is none; in cookieless mode from the day's salted hash, setting nothing.
+     */
+    identifyVisitor: (day: string) => Promise<Visitor>
   }
 }
 
-function identifyVisitor (this: FastifyReply): Visitor {
+function visitorFromCookie (this: FastifyReply): Visitor {
   const raw = this.request.cookies[VISITOR_COOKIE]
   if (raw !== undefined && raw.length <= MAX_COOKIE_LENGTH) {
     const { valid, value } = this.request.unsignCookie(raw)
@@ -45,5 +49,12 @@ function identifyVisitor (this: FastifyReply): Visitor {
 /** Knows a visitor again by a long-lived, signed, HttpOnly cookie holding a random id. */
 export default fp(async function visitorCookiePlugin (fastify) {
   await fastify.register(cookie, { secret: fastify.config.cookieSecret })
-  fastify.decorateReply('identifyVisitor', identifyVisitor)
-}, { name: 'visitor-cookie', dependencies: ['config'] })
+  if (fastify.config.visitorIdMode === 'cookie') {
+    fastify.decorateReply('identifyVisitor', async function (this: FastifyReply) { return visitorFromCookie.call(this) })
+    return
+  }
+  const salt = new DailySalt(fastify.redis)
+  fastify.decorateReply('identifyVisitor', async function (this: FastifyReply, day: string) {
+    return { id: await salt.visitorId(day, this.request.ip, this.request.headers['user-agent'] ?? ''), isNew: false }
+  })
+}, { name: 'visitor-cookie', dependencies: ['config', 'redis'] })

@@ -4,6 +4,7 @@ import { isbot } from 'isbot'
 import { AdPage } from '../src/ad-page.js'
 import { dayIn } from '../src/calendar.js'
 import { projectRoot } from '../src/config.js'
+import type { ViewOutcome } from '../src/data-model.js'
 import type { PageConfig } from '../src/pages.js'
 import { loggedIp, loggedReferrer, loggedUserAgent } from '../src/visit.js'
 
@@ -13,6 +14,14 @@ export function isBotRequest (request: FastifyRequest): boolean {
   const purpose = headers['sec-purpose'] ?? headers.purpose ?? headers['x-moz'] ?? headers['x-purpose']
   return (typeof purpose === 'string' && purpose.includes('prefetch')) || isbot(headers['user-agent'] ?? '')
 }
+
+/** Do Not Track or Global Privacy Control. */
+export function asksNotToBeTracked (request: FastifyRequest): boolean {
+  return request.headers.dnt === '1' || request.headers['sec-gpc'] === '1'
+}
+
+/** The `thead-view` response header: how the view was taken, and why when it was not counted in full. */
+const VIEW_HEADER: Record<ViewOutcome, string> = { n: 'counted', d: 'duplicate', b: 'bot', p: 'do-not-track', l: 'limited' }
 
 /** Serves a counted page: identifies the visitor, records the view, shows today's numbers. */
 const adPageRoutes: FastifyPluginAsync = async (fastify) => {
@@ -27,17 +36,22 @@ const adPageRoutes: FastifyPluginAsync = async (fastify) => {
       }
     }, async function servePage (request, reply) {
       const counts = await recordView(page, request, reply)
+      // 'pending': Redis did not answer in time; the view waits in the spool and is counted later.
+      const taken = counts?.outcome == null ? 'pending' : VIEW_HEADER[counts.outcome]
       if (counts === null) request.log.warn({ page: page.name }, 'page served without its numbers: Redis did not answer in time')
-      return reply.type('text/html; charset=utf-8').send(adPage.render(counts))
+      else if (taken !== 'counted') request.log.info({ page: page.name, view: taken }, 'view not counted as a new visitor')
+      return reply.type('text/html; charset=utf-8').header('thead-view', taken).send(adPage.render(counts))
     })
   }
 
-  function recordView (page: PageConfig, request: FastifyRequest, reply: FastifyReply): ReturnType<typeof fastify.views.record> {
-    const visitor = reply.identifyVisitor()
-    return fastify.views.record({
+  async function recordView (page: PageConfig, request: FastifyRequest, reply: FastifyReply): ReturnType<typeof fastify.views.record> {
+    const day = dayIn(config.timeZone)
+    const visitor = await reply.identifyVisitor(day)
+    return await fastify.views.record({
       page: page.name,
-      day: dayIn(config.timeZone),
-      bot: isBotRequest(request),
+      day,
+      kind: isBotRequest(request) ? 'b' : config.honorDnt && asksNotToBeTracked(request) ? 'p' : 'h',
+      clientIp: request.ip,
       visit: {
         visitor: visitor.id,
         time: Date.now(),

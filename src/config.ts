@@ -26,6 +26,9 @@ const EnvSchema = Type.Object({
   LOG_FULL_IP: Type.Boolean({ default: false }),
   STATS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   STATS_PUBLIC: Type.Boolean({ default: true }),
+  VIEW_LIMIT_PER_IP: Type.Integer({ minimum: 0, default: 120 }),
+  VISITOR_ID_MODE: Type.Enum(['cookie', 'cookieless'], { default: 'cookie' }),
+  HONOR_DNT: Type.Boolean({ default: false }),
   PAGE_COUNT_WAIT_MS: Type.Integer({ minimum: 0, maximum: 5000, default: 250 }),
   SPOOL_LIMIT: Type.Integer({ minimum: 1, default: 100000 }),
   SPOOL_JOURNAL: Type.String({ minLength: 1, default: 'var/spool.journal' }),
@@ -54,6 +57,12 @@ export interface Config {
   statsToken: string | undefined
   /** Whether aggregate /stats is open to everyone or needs the token too. */
   statsPublic: boolean
+  /** Views counted per client IP and minute, across all instances; 0 turns the limit off. */
+  viewLimitPerIp: number
+  /** `cookie`: a signed visitor cookie; `cookieless`: a daily-salted hash of IP and user agent. */
+  visitorIdMode: 'cookie' | 'cookieless'
+  /** Count views that send DNT or Sec-GPC, but keep them out of the uniques and the log. */
+  honorDnt: boolean
   pageCountWaitMs: number
   spoolLimit: number
   spoolJournal: string
@@ -120,6 +129,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     logFullIp: parsed.LOG_FULL_IP,
     statsToken: parsed.STATS_TOKEN,
     statsPublic: parsed.STATS_PUBLIC,
+    viewLimitPerIp: parsed.VIEW_LIMIT_PER_IP,
+    visitorIdMode: parsed.VISITOR_ID_MODE as Config['visitorIdMode'],
+    honorDnt: parsed.HONOR_DNT,
     pageCountWaitMs: parsed.PAGE_COUNT_WAIT_MS,
     spoolLimit: parsed.SPOOL_LIMIT,
     spoolJournal: parsed.SPOOL_JOURNAL,

@@ -13,6 +13,8 @@
  * |                                      |             | beyond VISIT_LOG_MAX_ENTRIES, trimmed   |
  * | thead:visitor:<id>                   | hash        | RETENTION_DAYS after the last visit     |
  * | thead:visitor:<id>:recent            | list        | RETENTION_DAYS after the last visit     |
+ * | thead:limit:<client ip>:<minute>     | string      | 60 seconds                              |
+ * | thead:salt:<YYYY-MM-DD>              | string      | SALT_TTL_SECONDS (two days)             |
  * | thead:writer:<instance id>           | string      | WRITER_PROGRESS_TTL_SECONDS             |
  */
 
@@ -25,16 +27,20 @@ export const keys = {
   viewsOnDay: (page: string, day: string) => `page:${page}:counter:${day}`,
   /** Distinct human visitors of a page on one day, as a HyperLogLog of visitor ids. */
   uniquesOnDay: (page: string, day: string) => `page:${page}:uniques:${day}`,
-  /** Counts of a page on one day by kind: `bots` views, and `new` and `returning` visitors. */
+  /** Counts of a page on one day: `bots` and `limited` views, `new` and `returning` visitors. */
   breakdownOnDay: (page: string, day: string) => `page:${page}:breakdown:${day}`,
   /** Human views of a page on one day by referrer (origin and path), the top ones kept. */
   referrersOnDay: (page: string, day: string) => `page:${page}:referrers:${day}`,
   /** The visitor log: one entry per human view, of every page. */
   visitLog: () => 'thead:visits',
-  /** One visitor's summary: `first` and `last` seen (ms), `lastDay`, `visits`. */
+  /** One visitor's summary: `first` and `last` seen (ms), `firstDay`, `visits`, `day:<page>` last day per page. */
   visitor: (id: string) => `thead:visitor:${id}`,
   /** The visit-log entry ids of one visitor's latest views, newest first. */
   visitorRecent: (id: string) => `thead:visitor:${id}:recent`,
+  /** The day's salt for cookieless visitor ids (VISITOR_ID_MODE=cookieless). */
+  salt: (day: string) => `thead:salt:${day}`,
+  /** Views counted from one client address in one minute, for VIEW_LIMIT_PER_IP. */
+  viewLimit: (clientIp: string, minute: number) => `thead:limit:${clientIp}:${minute}`,
   /** The highest batch number one app process has applied: what makes a resent batch count once. */
   writerProgress: (writerId: string) => `thead:writer:${writerId}`
 }
@@ -44,6 +50,8 @@ export const keys = {
  * lives, and once more from the journal at the next start; a week covers both.
  */
 export const WRITER_PROGRESS_TTL_SECONDS = 7 * 86400
+/** A cookieless salt is deleted two days after it is made, so no hash can be redone later. */
+export const SALT_TTL_SECONDS = 2 * 86400
 /** Views per batch at most, which keeps each script call short. */
 export const MAX_VIEWS_PER_BATCH = 500
 /** The visitor log's length cap, on top of its trimming by age. */
@@ -59,13 +67,18 @@ export const REFERRERS_KEPT_PER_DAY = 100
  * KEYS[1] the writer's progress key, KEYS[2] the visitor log.
  * ARGV[1] the batch number, ARGV[2] the progress key's TTL, ARGV[3] a visitor summary's TTL,
  * ARGV[4] the log's oldest entry id to keep (ms), ARGV[5] the log's length cap,
- * ARGV[6] referrers kept per day, ARGV[7] recent visits kept per visitor.
+ * ARGV[6] referrers kept per day, ARGV[7] recent visits kept per visitor,
+ * ARGV[8] views counted per client IP and minute (0: no limit).
  * Then per (page, day) group: five keys (all-time views, day views, day uniques, day breakdown,
- * day referrers) and two per human visit (the visitor's summary and recent list); and ARGV:
- * page, day, expire-at (unix seconds), views, bot views, n, then n visits of five values each
- * (visitor id, time in ms, ip, user agent, referrer).
- * Returns { applied (1 or 0), views, uniques, views, uniques, ... } with one pair per group.
- * A batch whose number is not above the writer's progress was applied before, so it only reads.
+ * day referrers) and three per view (the visitor's summary, their recent list, the client's
+ * rate-limit counter or ''); and ARGV: page, day, expire-at (unix seconds), n, then n views of
+ * six values (kind, visitor id, time in ms, ip, user agent, referrer).
+ * A view's kind is 'h' (a person), 'b' (a bot or prefetch) or 'p' (a person asking not to be
+ * tracked): all three count as views, only 'h' goes to the uniques and the visitor log.
+ * Returns { applied (1 or 0), then per group: views, uniques, outcomes } where outcomes has a
+ * letter per view: 'n' a new unique today, 'd' a duplicate (already among today's uniques),
+ * 'b', 'p', or 'l' (over the rate limit: not counted). A batch whose number is not above the
+ * writer's progress was applied before: it only reads, and its outcomes are ''.
  */
 export const RECORD_VIEWS_SCRIPT = `
 local applied = 0
@@ -73,52 +86,74 @@ if tonumber(ARGV[1]) > tonumber(redis.call('GET', KEYS[1]) or '0') then
   applied = 1
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 end
+local limit = tonumber(ARGV[8])
 local result = { applied }
-local k, a = 3, 8
+local k, a = 3, 9
 while k <= #KEYS do
-  local page, day, expireAt = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  local views, bots, n = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+  local page, day, expireAt, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
   local dayViews, dayUniques, breakdown, referrers = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  local outcomes = {}
   if applied == 1 then
-    redis.call('INCRBY', KEYS[k], views)
-    redis.call('INCRBY', dayViews, views)
-    redis.call('EXPIREAT', dayViews, expireAt)
-    if bots > 0 then redis.call('HINCRBY', breakdown, 'bots', bots) end
+    local counted, people = 0, 0
     for v = 0, n - 1 do
-      local summary, recent = KEYS[k + 5 + v * 2], KEYS[k + 6 + v * 2]
-      local visitor, time, ip, agent, referrer = ARGV[a + 6 + v * 5], ARGV[a + 7 + v * 5], ARGV[a + 8 + v * 5], ARGV[a + 9 + v * 5], ARGV[a + 10 + v * 5]
-      redis.call('PFADD', dayUniques, visitor)
-      local lastDay = redis.call('HGET', summary, 'lastDay')
-      local returning = '0'
-      if not lastDay then
-        redis.call('HINCRBY', breakdown, 'new', 1)
-        redis.call('HSET', summary, 'first', time)
-      else
-        returning = '1'
-        if lastDay ~= day then redis.call('HINCRBY', breakdown, 'returning', 1) end
+      local summary, recent, limiter = KEYS[k + 5 + v * 3], KEYS[k + 6 + v * 3], KEYS[k + 7 + v * 3]
+      local at = a + 4 + v * 6
+      local outcome, visitor, time, ip, agent, referrer = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
+      if limit > 0 and limiter ~= '' then
+        local used = redis.call('INCR', limiter)
+        if used == 1 then redis.call('EXPIRE', limiter, 60) end
+        if used > limit then outcome = 'l' end
       end
-      redis.call('HSET', summary, 'last', time, 'lastDay', day)
-      redis.call('HINCRBY', summary, 'visits', 1)
-      redis.call('EXPIRE', summary, ARGV[3])
-      local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'time', time, 'visitor', visitor, 'page', page, 'returning', returning, 'ip', ip, 'userAgent', agent, 'referrer', referrer)
-      redis.call('LPUSH', recent, entry)
-      redis.call('LTRIM', recent, 0, tonumber(ARGV[7]) - 1)
-      redis.call('EXPIRE', recent, ARGV[3])
-      if referrer ~= '' then redis.call('ZINCRBY', referrers, 1, referrer) end
+      if outcome == 'l' then
+        redis.call('HINCRBY', breakdown, 'limited', 1)
+      else
+        counted = counted + 1
+        if outcome == 'b' then redis.call('HINCRBY', breakdown, 'bots', 1) end
+      end
+      if outcome == 'h' then
+        people = people + 1
+        outcome = redis.call('PFADD', dayUniques, visitor) == 1 and 'n' or 'd'
+        local firstDay = redis.call('HGET', summary, 'firstDay')
+        local returning = firstDay and '1' or '0'
+        if not firstDay then
+          firstDay = day
+          redis.call('HSET', summary, 'first', time, 'firstDay', day)
+        end
+        -- new and returning count each visitor once per page and day
+        if redis.call('HGET', summary, 'day:' .. page) ~= day then
+          redis.call('HSET', summary, 'day:' .. page, day)
+          redis.call('HINCRBY', breakdown, firstDay == day and 'new' or 'returning', 1)
+        end
+        redis.call('HSET', summary, 'last', time)
+        redis.call('HINCRBY', summary, 'visits', 1)
+        redis.call('EXPIRE', summary, ARGV[3])
+        local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'time', time, 'visitor', visitor, 'page', page, 'returning', returning, 'ip', ip, 'userAgent', agent, 'referrer', referrer)
+        redis.call('LPUSH', recent, entry)
+        redis.call('LTRIM', recent, 0, tonumber(ARGV[7]) - 1)
+        redis.call('EXPIRE', recent, ARGV[3])
+        if referrer ~= '' then redis.call('ZINCRBY', referrers, 1, referrer) end
+      end
+      outcomes[#outcomes + 1] = outcome
     end
-    if n > 0 then
+    if counted > 0 then
+      redis.call('INCRBY', KEYS[k], counted)
+      redis.call('INCRBY', dayViews, counted)
+      redis.call('EXPIREAT', dayViews, expireAt)
+    end
+    if people > 0 then
       redis.call('EXPIREAT', dayUniques, expireAt)
       if redis.call('ZCARD', referrers) > tonumber(ARGV[6]) then
         redis.call('ZREMRANGEBYRANK', referrers, 0, -tonumber(ARGV[6]) - 1)
       end
       redis.call('EXPIREAT', referrers, expireAt)
     end
-    if bots > 0 or n > 0 then redis.call('EXPIREAT', breakdown, expireAt) end
+    redis.call('EXPIREAT', breakdown, expireAt)
   end
-  result[#result + 1] = tonumber(redis.call('GET', dayViews))
+  result[#result + 1] = tonumber(redis.call('GET', dayViews) or '0')
   result[#result + 1] = redis.call('PFCOUNT', dayUniques)
-  k = k + 5 + n * 2
-  a = a + 6 + n * 5
+  result[#result + 1] = table.concat(outcomes)
+  k = k + 5 + n * 3
+  a = a + 4 + n * 6
 end
 -- Exact, not '~': an approximate trim keeps old entries while they share a node with new ones.
 if applied == 1 then redis.call('XTRIM', KEYS[2], 'MINID', ARGV[4]) end
@@ -158,25 +193,37 @@ end
 return { union, days, top }
 `
 
-/** One human view in the visitor log. */
+/** What the visitor log keeps of one view by a person. */
 export interface Visit {
   visitor: string
   /** Milliseconds since the epoch. */
   time: number
+  /** As logged: anonymised unless configured otherwise. */
   ip: string
   userAgent: string
   /** Origin and path of the referring page, or '' when there was none. */
   referrer: string
 }
 
+/** 'h' a person, 'b' a bot or prefetch, 'p' a person asking not to be tracked. */
+export type ViewKind = 'h' | 'b' | 'p'
+
+/** How RECORD_VIEWS_SCRIPT took a view: see its comment. */
+export type ViewOutcome = 'n' | 'd' | 'b' | 'p' | 'l'
+
+/** One view inside a batch. */
+export interface ViewRecord {
+  kind: ViewKind
+  /** The full client address, for the rate limit only; never stored past a minute. */
+  clientIp: string
+  visit: Visit
+}
+
 /** The views of one page on one day inside a batch. */
 export interface ViewGroup {
   page: string
   day: string
-  views: number
-  bots: number
-  /** The human views among them: they count in the uniques and go to the visitor log. */
-  visits: Visit[]
+  views: ViewRecord[]
 }
 
 /** A batch as it is written, resent, and kept in the journal. */
@@ -186,26 +233,29 @@ export interface ViewBatch {
   groups: ViewGroup[]
 }
 
-export interface Retention {
+export interface WriteSettings {
   retentionDays: number
+  /** Views counted per client IP and minute; 0 turns the limit off. */
+  viewLimitPerIp: number
   /** Now, in ms: the visitor log keeps entries newer than now minus the retention. */
   now: number
 }
 
 /** The keys and arguments of one RECORD_VIEWS_SCRIPT call for `batch`. */
-export function recordViewsArguments (batch: ViewBatch, { retentionDays, now }: Retention): { keys: string[], args: Array<string | number> } {
+export function recordViewsArguments (batch: ViewBatch, { retentionDays, viewLimitPerIp, now }: WriteSettings): { keys: string[], args: Array<string | number> } {
   const retentionSeconds = retentionDays * 86400
   const scriptKeys = [keys.writerProgress(batch.writerId), keys.visitLog()]
   const args: Array<string | number> = [
     batch.seq, WRITER_PROGRESS_TTL_SECONDS, retentionSeconds, now - retentionSeconds * 1000,
-    VISIT_LOG_MAX_ENTRIES, REFERRERS_KEPT_PER_DAY, VISITOR_RECENT_VISITS
+    VISIT_LOG_MAX_ENTRIES, REFERRERS_KEPT_PER_DAY, VISITOR_RECENT_VISITS, viewLimitPerIp
   ]
-  for (const { page, day, views, bots, visits } of batch.groups) {
+  for (const { page, day, views } of batch.groups) {
     scriptKeys.push(keys.viewsAllTime(page), keys.viewsOnDay(page, day), keys.uniquesOnDay(page, day), keys.breakdownOnDay(page, day), keys.referrersOnDay(page, day))
-    args.push(page, day, expiryOfDay(day, retentionDays), views, bots, visits.length)
-    for (const visit of visits) {
-      scriptKeys.push(keys.visitor(visit.visitor), keys.visitorRecent(visit.visitor))
-      args.push(visit.visitor, visit.time, visit.ip, visit.userAgent, visit.referrer)
+    args.push(page, day, expiryOfDay(day, retentionDays), views.length)
+    for (const { kind, clientIp, visit } of views) {
+      const limiter = viewLimitPerIp > 0 ? keys.viewLimit(clientIp, Math.floor(visit.time / 60_000)) : ''
+      scriptKeys.push(keys.visitor(visit.visitor), keys.visitorRecent(visit.visitor), limiter)
+      args.push(kind, visit.visitor, visit.time, visit.ip, visit.userAgent, visit.referrer)
     }
   }
   return { keys: scriptKeys, args }

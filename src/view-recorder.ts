@@ -1,21 +1,20 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
-import { MAX_VIEWS_PER_BATCH, recordViewsArguments, type ViewBatch, type ViewGroup, type Visit } from './data-model.js'
+import { MAX_VIEWS_PER_BATCH, recordViewsArguments, type ViewBatch, type ViewGroup, type ViewOutcome, type ViewRecord } from './data-model.js'
 
 /** One page view as the page route hands it over. */
-export interface View {
+export interface View extends ViewRecord {
   page: string
   day: string
-  /** Crawlers and prefetches count as views only: no uniques, no visitor log. */
-  bot: boolean
-  visit: Visit
 }
 
-/** The day's numbers as the commit that held a view left them. */
+/** The day's numbers as the commit that held a view left them, and how it took the view. */
 export interface DayCounts {
   views: number
   uniques: number
+  /** Null when the view was written by a resend, whose first attempt's answer was lost. */
+  outcome: ViewOutcome | null
 }
 
 type Waiter = (counts: DayCounts | null) => void
@@ -31,6 +30,8 @@ export interface ViewRecorderOptions {
   redis: Redis
   log: FastifyBaseLogger
   retentionDays: number
+  /** Views counted per client IP and minute; 0 turns the limit off. */
+  viewLimitPerIp: number
   /** Replicas that must hold a batch before it leaves the spool; 0 trusts the master alone. */
   waitReplicas: number
   waitTimeoutMs: number
@@ -74,7 +75,7 @@ export class ViewRecorder {
     this.#sealed = (options.replay ?? []).map((batch) => ({
       batch,
       waiters: batch.groups.map(() => []),
-      views: batch.groups.reduce((sum, group) => sum + group.views, 0)
+      views: batch.groups.reduce((sum, group) => sum + group.views.length, 0)
     }))
     options.redis.on('ready', this.#onReady)
     this.#schedule()
@@ -176,18 +177,18 @@ export class ViewRecorder {
 
   /** Sends a batch; true once it is applied (now or before) and held by enough replicas. */
   async #write (sealed: SealedBatch): Promise<boolean> {
-    const { redis, retentionDays, waitReplicas, waitTimeoutMs } = this.#options
-    const { keys, args } = recordViewsArguments(sealed.batch, { retentionDays, now: Date.now() })
+    const { redis, retentionDays, viewLimitPerIp, waitReplicas, waitTimeoutMs } = this.#options
+    const { keys, args } = recordViewsArguments(sealed.batch, { retentionDays, viewLimitPerIp, now: Date.now() })
     // The script and its WAIT share a pipeline, so they share a connection: WAIT on any
     // other connection would confirm nothing about this write.
     const pipeline = redis.pipeline().recordViews(keys.length, ...keys, ...args)
     if (waitReplicas > 0) pipeline.wait(waitReplicas, waitTimeoutMs)
     const replies = await pipeline.exec() as Array<[Error | null, unknown]>
     for (const [error] of replies) if (error !== null) throw error
-    const numbers = replies[0]?.[1] as number[]
+    const numbers = replies[0]?.[1] as Array<number | string>
     sealed.waiters.forEach((waiters, index) => {
-      const counts = { views: numbers[1 + index * 2] as number, uniques: numbers[2 + index * 2] as number }
-      for (const waiter of waiters) waiter(counts)
+      const [views, uniques, outcomes] = numbers.slice(1 + index * 3, 4 + index * 3) as [number, number, string]
+      waiters.forEach((waiter, position) => waiter({ views, uniques, outcome: (outcomes[position] ?? null) as ViewOutcome | null }))
     })
     return waitReplicas === 0 || (replies[1]?.[1] as number) >= waitReplicas
   }
@@ -208,12 +209,10 @@ export class ViewRecorder {
       const name = `${view.page}\n${view.day}`
       let entry = groups.get(name)
       if (entry === undefined) {
-        entry = { group: { page: view.page, day: view.day, views: 0, bots: 0, visits: [] }, waiters: [] }
+        entry = { group: { page: view.page, day: view.day, views: [] }, waiters: [] }
         groups.set(name, entry)
       }
-      entry.group.views += 1
-      if (view.bot) entry.group.bots += 1
-      else entry.group.visits.push(view.visit)
+      entry.group.views.push({ kind: view.kind, clientIp: view.clientIp, visit: view.visit })
       entry.waiters.push(waiter)
     }
     this.#seq += 1

@@ -8,7 +8,7 @@ const TOKEN = 'range-stats-token-0123456789'
 
 /** A human view of `page` on `day` by `visitor`, as the page route hands it to the recorder. */
 function viewOf (page: string, day: string, visitor: string, referrer = ''): View {
-  return { page, day, bot: false, visit: { visitor, time: Date.now(), ip: '203.0.113.0', userAgent: 'test', referrer } }
+  return { page, day, kind: 'h', clientIp: '203.0.113.9', visit: { visitor, time: Date.now(), ip: '203.0.113.0', userAgent: 'test', referrer } }
 }
 
 t.test('a range answers per-day numbers and the true union of uniques', async (t) => {
@@ -20,7 +20,7 @@ t.test('a range answers per-day numbers and the true union of uniques', async (t
     app.views.record(viewOf('index', '2026-03-01', 'bob-00000000000000000', 'https://b.example/')),
     app.views.record(viewOf('index', '2026-03-02', 'alice-000000000000000', 'https://a.example/x')),
     app.views.record(viewOf('index', '2026-03-02', 'carol-000000000000000', 'https://a.example/x')),
-    app.views.record({ ...viewOf('index', '2026-03-02', 'crawler-0000000000000'), bot: true })
+    app.views.record({ ...viewOf('index', '2026-03-02', 'crawler-0000000000000'), kind: 'b' })
   ])
   const response = await app.inject({ url: '/stats?from=2026-02-28&to=2026-03-02' })
   t.equal(response.statusCode, 200)
