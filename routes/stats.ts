@@ -56,10 +56,10 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const days = daysBetween(from, to)
     if (days.length > MAX_RANGE_DAYS) throw new ClientError(400, `A range may span ${MAX_RANGE_DAYS} days at most`)
     const range = await fromRedis(readRange(fastify.redis, page.name, days))
-    const total = (field: 'views' | 'new' | 'returning' | 'bots'): number => range.days.reduce((sum, day) => sum + day[field], 0)
+    const total = (field: 'views' | 'new' | 'returning' | 'bots' | 'limited'): number => range.days.reduce((sum, day) => sum + day[field], 0)
     return {
       page: page.name, from, to,
-      views: total('views'), uniques: range.uniques, new: total('new'), returning: total('returning'), bots: total('bots'),
+      views: total('views'), uniques: range.uniques, new: total('new'), returning: total('returning'), bots: total('bots'), limited: total('limited'),
       days: range.days,
       referrers: range.referrers
     }

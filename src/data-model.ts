@@ -165,17 +165,17 @@ return result
  *
  * KEYS: per day four keys (views, uniques, breakdown, referrers), in day order.
  * ARGV[1] how many top referrers to answer.
- * Returns { union of uniques, { views, uniques, new, returning, bots } per day, referrers }
+ * Returns { union of uniques, { views, uniques, new, returning, bots, limited } per day, referrers }
  * where referrers is a flat { referrer, count, ... } list, most frequent first.
  */
 export const READ_RANGE_SCRIPT = `
 local days, uniqueKeys, referrerKeys = {}, {}, {}
 for k = 1, #KEYS, 4 do
-  local breakdown = redis.call('HMGET', KEYS[k + 2], 'new', 'returning', 'bots')
+  local breakdown = redis.call('HMGET', KEYS[k + 2], 'new', 'returning', 'bots', 'limited')
   days[#days + 1] = {
     tonumber(redis.call('GET', KEYS[k]) or '0'),
     redis.call('PFCOUNT', KEYS[k + 1]),
-    tonumber(breakdown[1] or '0'), tonumber(breakdown[2] or '0'), tonumber(breakdown[3] or '0')
+    tonumber(breakdown[1] or '0'), tonumber(breakdown[2] or '0'), tonumber(breakdown[3] or '0'), tonumber(breakdown[4] or '0')
   }
   uniqueKeys[#uniqueKeys + 1] = KEYS[k + 1]
   referrerKeys[#referrerKeys + 1] = KEYS[k + 3]

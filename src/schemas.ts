@@ -24,7 +24,8 @@ const dayNumbers = {
   uniques: Type.Integer({ minimum: 0, description: 'Distinct human visitors (HyperLogLog, about 0.8% error)' }),
   new: Type.Integer({ minimum: 0, description: 'Visitors seen for the first time' }),
   returning: Type.Integer({ minimum: 0, description: 'Visitors seen on an earlier day' }),
-  bots: Type.Integer({ minimum: 0, description: 'Views by crawlers and prefetches' })
+  bots: Type.Integer({ minimum: 0, description: 'Views by crawlers and prefetches' }),
+  limited: Type.Integer({ minimum: 0, description: 'Views over VIEW_LIMIT_PER_IP, not counted in views' })
 }
 
 export const DayStats = Type.Object({ page: Type.String(), day: Type.String(), ...dayNumbers })

@@ -8,6 +8,7 @@ export interface DayNumbers {
   new: number
   returning: number
   bots: number
+  limited: number
 }
 
 export interface RangeNumbers {
@@ -30,8 +31,8 @@ export async function readRange (redis: Redis, page: string, days: string[]): Pr
   }
   return {
     uniques,
-    days: perDay.map(([views, dayUniques, newVisitors, returning, bots], index) => ({
-      day: days[index] as string, views, uniques: dayUniques, new: newVisitors, returning, bots
+    days: perDay.map(([views, dayUniques, newVisitors, returning, bots, limited], index) => ({
+      day: days[index] as string, views, uniques: dayUniques, new: newVisitors, returning, bots, limited
     })),
     referrers: top
   }

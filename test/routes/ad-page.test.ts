@@ -153,5 +153,5 @@ t.test('over a real socket', async (t) => {
   const second = await fetch(`${address}/`, { headers: { ...BROWSER, cookie } })
   t.same(shownCounts(await second.text()), { views: '2', uniques: '1' })
   const stats = await fetch(`${address}/stats/today`)
-  t.same(await stats.json(), { page: 'index', day: today(), views: 2, uniques: 1, new: 1, returning: 0, bots: 0 })
+  t.same(await stats.json(), { page: 'index', day: today(), views: 2, uniques: 1, new: 1, returning: 0, bots: 0, limited: 0 })
 })

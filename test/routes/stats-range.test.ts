@@ -33,10 +33,11 @@ t.test('a range answers per-day numbers and the true union of uniques', async (t
     new: 3,
     returning: 1,
     bots: 1,
+    limited: 0,
     days: [
-      { day: '2026-02-28', views: 0, uniques: 0, new: 0, returning: 0, bots: 0 },
-      { day: '2026-03-01', views: 2, uniques: 2, new: 2, returning: 0, bots: 0 },
-      { day: '2026-03-02', views: 3, uniques: 2, new: 1, returning: 1, bots: 1 }
+      { day: '2026-02-28', views: 0, uniques: 0, new: 0, returning: 0, bots: 0, limited: 0 },
+      { day: '2026-03-01', views: 2, uniques: 2, new: 2, returning: 0, bots: 0, limited: 0 },
+      { day: '2026-03-02', views: 3, uniques: 2, new: 1, returning: 1, bots: 1, limited: 0 }
     ],
     referrers: [{ referrer: 'https://a.example/x', views: 3 }, { referrer: 'https://b.example/', views: 1 }]
   })
