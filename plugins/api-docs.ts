@@ -17,5 +17,6 @@ export default fp(async function apiDocsPlugin (fastify) {
     // Shared schemas (added with addSchema and an $id) become named components.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => typeof json.$id === 'string' ? json.$id : `def-${index}` }
   })
-  await fastify.register(swaggerUi, { routePrefix: '/docs' })
+  // staticCSP hashes the UI's own inline scripts into its pages' CSP.
+  await fastify.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
 }, { name: 'api-docs' })

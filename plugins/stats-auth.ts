@@ -19,6 +19,34 @@ export function offeredToken (authorization: string | undefined): string | undef
   return decoded.slice(decoded.indexOf(':') + 1)
 }
 
+/** Wrong tokens allowed per client address and minute; more get 429, so the token can't be guessed. */
+export const FAILED_ATTEMPTS_PER_MINUTE = 10
+/** Addresses remembered at most; the oldest go first, so a flood of addresses can't grow memory. */
+const ADDRESSES_TRACKED = 10_000
+
+/** Wrong-token attempts per client address, in fixed one-minute windows. */
+class FailedAttempts {
+  readonly #windows = new Map<string, { count: number, until: number }>()
+
+  /** Seconds until the address may try again, or 0 when it may now. */
+  blockedFor (address: string, now: number): number {
+    const window = this.#windows.get(address)
+    if (window === undefined || window.until <= now || window.count < FAILED_ATTEMPTS_PER_MINUTE) return 0
+    return Math.ceil((window.until - now) / 1000)
+  }
+
+  record (address: string, now: number): void {
+    const window = this.#windows.get(address)
+    if (window !== undefined && window.until > now) {
+      window.count += 1
+      return
+    }
+    this.#windows.delete(address)
+    if (this.#windows.size >= ADDRESSES_TRACKED) this.#windows.delete(this.#windows.keys().next().value as string)
+    this.#windows.set(address, { count: 1, until: now + 60_000 })
+  }
+}
+
 /** Compares digests, so the time taken says nothing about the token, not even its length. */
 function sameToken (offered: string, expected: string): boolean {
   const digest = (text: string): Buffer => createHash('sha256').update(text).digest()
@@ -31,12 +59,21 @@ function sameToken (offered: string, expected: string): boolean {
  */
 export default fp(async function statsAuthPlugin (fastify) {
   const expected = fastify.config.statsToken
+  const failures = new FailedAttempts()
   fastify.decorate('requireStatsToken', async function requireStatsToken (request: FastifyRequest, reply: FastifyReply) {
     if (expected === undefined) {
       return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: 'This endpoint is switched off: set STATS_TOKEN to turn it on' })
     }
+    const now = Date.now()
+    const wait = failures.blockedFor(request.ip, now)
+    if (wait > 0) {
+      return reply.code(429).header('retry-after', wait)
+        .send({ statusCode: 429, error: 'Too Many Requests', message: `Too many wrong tokens from this address; try again in ${wait} s` })
+    }
     const offered = offeredToken(request.headers.authorization)
     if (offered === undefined || !sameToken(offered, expected)) {
+      failures.record(request.ip, now)
+      request.log.warn({ ip: request.ip }, 'wrong or missing statistics token')
       return reply.code(401)
         .header('www-authenticate', 'Basic realm="thead statistics", charset="UTF-8"')
         .send({ statusCode: 401, error: 'Unauthorized', message: 'Send the statistics token as a Bearer token or as the Basic password' })

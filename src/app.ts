@@ -1,9 +1,10 @@
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import apiDocsPlugin from '../plugins/api-docs.js'
 import configPlugin from '../plugins/config.js'
 import redisPlugin from '../plugins/redis.js'
+import securityHeadersPlugin from '../plugins/security-headers.js'
 import statsAuthPlugin from '../plugins/stats-auth.js'
 import viewRecorderPlugin from '../plugins/view-recorder.js'
 import visitorCookiePlugin from '../plugins/visitor-cookie.js'
@@ -18,9 +19,18 @@ export interface AppOptions {
   config: Config
 }
 
+/**
+ * The Fastify options the app needs, for whoever builds the instance. The service reads no
+ * request body, so bodies are kept small; headers keep Node's 16 KiB limit (431 beyond it).
+ */
+export function serverOptions (config: Config): FastifyServerOptions {
+  return { trustProxy: config.trustProxy, bodyLimit: 16 * 1024 }
+}
+
 /** The whole service as one plugin: config, then plugins, then routes. */
 async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
   await fastify.register(configPlugin, { config })
+  await fastify.register(securityHeadersPlugin)
   await fastify.register(redisPlugin)
   await fastify.register(visitorCookiePlugin)
   await fastify.register(viewRecorderPlugin)

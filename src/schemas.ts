@@ -10,7 +10,7 @@ export const ErrorResponse = Type.Object({
 const errorRef = Type.Ref('ErrorResponse')
 
 /** The error answers every statistics endpoint may give, besides its own. */
-export const errorResponses = { 400: errorRef, 401: errorRef, 403: errorRef, 404: errorRef, 503: errorRef }
+export const errorResponses = { 400: errorRef, 401: errorRef, 403: errorRef, 404: errorRef, 429: errorRef, 503: errorRef }
 
 /** `YYYY-MM-DD`; the calendar check (2026-02-30) is done by the handler. */
 export const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', maxLength: 10, description: 'A calendar date, YYYY-MM-DD' })

@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
-import app from './app.js'
+import app, { serverOptions } from './app.js'
 import { ConfigError, loadConfig, projectRoot, type Config } from './config.js'
 import { EmbeddedRedisError, startEmbeddedRedisIfAbsent } from './embedded-redis.js'
 import type { RedisProcess } from './redis-process.js'
@@ -22,7 +22,7 @@ async function main (): Promise<void> {
     throw error
   }
 
-  const fastify = Fastify({ logger: { level: config.logLevel }, trustProxy: config.trustProxy })
+  const fastify = Fastify({ ...serverOptions(config), logger: { level: config.logLevel } })
   if (embeddedRedis !== null) fastify.log.info({ port: embeddedRedis.port, dir: 'var/redis' }, 'no Redis answered: started an embedded redis-server')
   if (config.cookieSecretGenerated) fastify.log.warn('COOKIE_SECRET is not set: visitor cookies will not be recognised after a restart')
   await fastify.register(app, { config })

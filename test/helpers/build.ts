@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
-import app from '../../src/app.js'
+import app, { serverOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 
 export const TEST_COOKIE_SECRET = 'a-test-secret-that-is-long-enough-to-pass'
@@ -34,7 +34,7 @@ export async function build (t: Test, env: Record<string, string>, { waitForRedi
       done()
     }
   })
-  const fastify = Fastify({ logger: { level: 'info', stream }, trustProxy: config.trustProxy })
+  const fastify = Fastify({ ...serverOptions(config), logger: { level: 'info', stream } })
   await fastify.register(app, { config })
   t.teardown(() => fastify.close())
   await fastify.ready()
