@@ -23,7 +23,9 @@ declare module 'ioredis' {
  */
 export function redisClientOptions (config: RedisConfig): RedisOptions {
   const common: RedisOptions = {
+    username: config.username,
     password: config.password,
+    tls: config.tls,
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
     connectTimeout: 2000,
@@ -39,6 +41,8 @@ export function redisClientOptions (config: RedisConfig): RedisOptions {
     sentinels: config.sentinels,
     name: config.masterName,
     sentinelPassword: config.sentinelPassword,
+    enableTLSForSentinelMode: config.tls !== undefined,
+    sentinelTLS: config.tls,
     // Subscribes to the sentinels' +switch-master, so a failover is followed in about a
     // second rather than after the old master's socket times out.
     failoverDetector: true,

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
@@ -15,7 +17,10 @@ const EnvSchema = Type.Object({
   REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
   REDIS_SENTINELS: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$' })),
   REDIS_MASTER_NAME: Type.String({ minLength: 1, default: 'THEAD_CLUSTER' }),
+  REDIS_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
   REDIS_PASSWORD: Type.Optional(Type.String()),
+  REDIS_TLS: Type.Boolean({ default: false }),
+  REDIS_TLS_CA: Type.Optional(Type.String({ minLength: 1 })),
   REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String()),
   REDIS_WAIT_REPLICAS: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 })),
   REDIS_WAIT_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 10000, default: 100 }),
@@ -70,7 +75,10 @@ export interface Config {
 }
 
 export type RedisConfig = {
+  username?: string
   password?: string
+  /** TLS to Redis (and to the sentinels): on for rediss:// URLs and with REDIS_TLS. */
+  tls?: { ca?: string }
   waitReplicas: number
   waitTimeoutMs: number
 } & (
@@ -98,8 +106,19 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     throw new ConfigError(`invalid configuration: ${(error as Error).message}`)
   }
 
+  let tls: RedisConfig['tls']
+  if (parsed.REDIS_TLS || parsed.REDIS_URL.startsWith('rediss:')) {
+    try {
+      tls = parsed.REDIS_TLS_CA === undefined ? {} : { ca: readFileSync(resolve(projectRoot, parsed.REDIS_TLS_CA), 'utf8') }
+    } catch (error) {
+      throw new ConfigError(`invalid configuration: REDIS_TLS_CA can't be read: ${(error as Error).message}`)
+    }
+  }
+
   const common = {
+    username: parsed.REDIS_USERNAME,
     password: parsed.REDIS_PASSWORD,
+    tls,
     waitTimeoutMs: parsed.REDIS_WAIT_TIMEOUT_MS
   }
   const redis: RedisConfig = parsed.REDIS_SENTINELS === undefined
