@@ -98,7 +98,15 @@ export class ViewRecorder {
       return Promise.resolve(null)
     }
     return new Promise((resolve) => {
-      this.#pending.push({ view, waiter: resolve })
+      // The page waits for its numbers only so long, whatever Redis is doing.
+      const deadline = setTimeout(resolve, this.#options.pageCountWaitMs, null)
+      this.#pending.push({
+        view,
+        waiter: (counts) => {
+          clearTimeout(deadline)
+          resolve(counts)
+        }
+      })
       // While Redis is away the page is served at once; the view waits in the spool.
       if (this.#lastWriteFailed || this.#options.redis.status !== 'ready') resolve(null)
       this.#schedule()
@@ -152,7 +160,6 @@ export class ViewRecorder {
     }
     const head = this.#sealed[0] as SealedBatch
     this.#inFlight = true
-    const pageTimer = setTimeout(settle, this.#options.pageCountWaitMs, head, null)
     this.#write(head).then((durable) => {
       this.#lastWriteFailed = false
       this.#retryDelayMs = RETRY_DELAY_MIN_MS
@@ -169,7 +176,6 @@ export class ViewRecorder {
       this.#options.log.warn({ seq: head.batch.seq, depth: this.depth, reason: error.message }, 'batch not written: it stays in the spool')
       this.#retryLater()
     }).finally(() => {
-      clearTimeout(pageTimer)
       this.#inFlight = false
       this.#schedule()
     })

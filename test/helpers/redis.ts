@@ -32,6 +32,10 @@ export interface TestRedis {
   stop: (signal?: NodeJS.Signals) => Promise<void>
   /** Starts it again on the same port and directory. */
   start: () => Promise<void>
+  /** Freezes the server (SIGSTOP): it keeps its sockets open but answers nothing, like a hung host. */
+  pause: () => void
+  /** Lets a paused server go on (SIGCONT). */
+  resume: () => void
 }
 
 export async function startTestRedis (t: Test, options: { args?: string[], port?: number } = {}): Promise<TestRedis> {
@@ -52,10 +56,13 @@ export async function startTestRedis (t: Test, options: { args?: string[], port?
     },
     start: async () => {
       server = await startRedisProcess({ port, dir, args })
-    }
+    },
+    pause: () => { server?.child.kill('SIGSTOP') },
+    resume: () => { server?.child.kill('SIGCONT') }
   }
   t.teardown(async () => {
     client.disconnect()
+    testRedis.resume()
     await testRedis.stop()
     rmSync(dir, { recursive: true, force: true })
   })
