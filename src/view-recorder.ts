@@ -94,7 +94,7 @@ export class ViewRecorder {
   record (view: View): Promise<DayCounts | null> {
     if (this.#closed || this.depth >= this.#options.spoolLimit) {
       this.dropped += 1
-      this.#options.log.warn({ page: view.page, dropped: this.dropped }, 'view not counted: the spool is full')
+      this.#options.log.warn({ page: view.page, dropped: this.dropped }, 'view not counted: the spool is full or the service is stopping')
       return Promise.resolve(null)
     }
     return new Promise((resolve) => {
@@ -129,7 +129,7 @@ export class ViewRecorder {
     this.#closed = true
     clearTimeout(this.#retryTimer)
     this.#options.redis.off('ready', this.#onReady)
-    if (this.#pending.length > 0) this.#sealed.push(this.#seal())
+    while (this.#pending.length > 0) this.#sealed.push(this.#seal())
     for (const sealed of this.#sealed) settle(sealed, null)
     return this.#sealed.map((sealed) => sealed.batch)
   }
