@@ -72,8 +72,11 @@ export default fp(async function statsAuthPlugin (fastify) {
     }
     const offered = offeredToken(request.headers.authorization)
     if (offered === undefined || !sameToken(offered, expected)) {
-      failures.record(request.ip, now)
-      request.log.warn({ ip: request.ip }, 'wrong or missing statistics token')
+      // A browser's first request carries no credentials: only a token offered and wrong is a guess.
+      if (request.headers.authorization !== undefined) {
+        failures.record(request.ip, now)
+        request.log.warn({ ip: request.ip }, 'wrong statistics token')
+      }
       return reply.code(401)
         .header('www-authenticate', 'Basic realm="thead statistics", charset="UTF-8"')
         .send({ statusCode: 401, error: 'Unauthorized', message: 'Send the statistics token as a Bearer token or as the Basic password' })
