@@ -9,6 +9,8 @@ import statsAuthPlugin from '../plugins/stats-auth.js'
 import viewRecorderPlugin from '../plugins/view-recorder.js'
 import visitorCookiePlugin from '../plugins/visitor-cookie.js'
 import adPageRoutes from '../routes/ad-page.js'
+import dashboardRoutes from '../routes/dashboard.js'
+import healthzRoutes from '../routes/healthz.js'
 import statsRoutes from '../routes/stats.js'
 import visitorRoutes from '../routes/visitors.js'
 import type { Config } from './config.js'
@@ -24,7 +26,8 @@ export interface AppOptions {
  * request body, so bodies are kept small; headers keep Node's 16 KiB limit (431 beyond it).
  */
 export function serverOptions (config: Config): FastifyServerOptions {
-  return { trustProxy: config.trustProxy, bodyLimit: 16 * 1024 }
+  // Long enough for any valid path parameter to reach its schema and get a 400 that says why.
+  return { trustProxy: config.trustProxy, bodyLimit: 16 * 1024, maxParamLength: 1000 }
 }
 
 /** The whole service as one plugin: config, then plugins, then routes. */
@@ -56,6 +59,8 @@ async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<v
   await fastify.register(adPageRoutes)
   await fastify.register(statsRoutes)
   await fastify.register(visitorRoutes)
+  await fastify.register(dashboardRoutes)
+  await fastify.register(healthzRoutes)
 }
 
 // Not encapsulated, so whoever registers the app (server.ts, the tests) sees its decorators.

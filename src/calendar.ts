@@ -10,7 +10,9 @@ export function isCalendarDay (text: string): boolean {
   const match = DAY_PATTERN.exec(text)
   if (match === null) return false
   const [year, month, day] = match.slice(1).map(Number) as [number, number, number]
-  const date = new Date(Date.UTC(year, month - 1, day))
+  const date = new Date(0)
+  // setUTCFullYear, not Date.UTC, which reads years 0 to 99 as 1900 to 1999.
+  date.setUTCFullYear(year, month - 1, day)
   return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day
 }
 
@@ -48,11 +50,14 @@ export function dayBounds (day: string, timeZone: string): [number, number] {
   return [startOfDay(midnightUtc, timeZone), startOfDay(midnightUtc + 86400_000, timeZone)]
 }
 
-/** The instant local midnight happens on the day that starts at `midnightUtc` in UTC. */
+/** The first instant of the local day whose date is that of `midnightUtc` in UTC. */
 function startOfDay (midnightUtc: number, timeZone: string): number {
   // Shift by the zone's offset, then once more in case the shift crossed an offset change.
   const first = midnightUtc - offsetOf(midnightUtc, timeZone)
-  return midnightUtc - offsetOf(first, timeZone)
+  const second = midnightUtc - offsetOf(first, timeZone)
+  // Where clocks jump at midnight, local midnight never happens and the second guess lands on
+  // the day before; the day then starts at the jump, which the first guess found.
+  return dayIn(timeZone, new Date(second)) === new Date(midnightUtc).toISOString().slice(0, 10) ? second : first
 }
 
 /** How far `timeZone`'s clock is ahead of UTC at `instant`, in ms. */

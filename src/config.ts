@@ -96,6 +96,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   } catch (error) {
     throw new ConfigError(`invalid configuration: ${(error as Error).message.replaceAll('env/', '')}`)
   }
+  if (!URL.canParse(parsed.REDIS_URL)) throw new ConfigError('invalid configuration: REDIS_URL is not a valid URL')
   const timeZone = parsed.TIME_ZONE ?? Intl.DateTimeFormat().resolvedOptions().timeZone
   if (!isTimeZone(timeZone)) throw new ConfigError(`invalid configuration: TIME_ZONE "${timeZone}" is not an IANA time zone`)
 

@@ -32,8 +32,10 @@ const ERASE_SCAN_CHUNK = 1000
  * the `before` cursor when given; `next` is the cursor for the following page, or null.
  */
 export async function listVisits (redis: Redis, { start, end, before, limit }: { start: number, end: number, before?: string, limit: number }): Promise<{ visits: LoggedVisit[], next: string | null }> {
+  // Log entry ids are unsigned milliseconds: a day before 1970 holds nothing.
+  if (end <= 0) return { visits: [], next: null }
   const upper = before === undefined ? String(end - 1) : `(${before}`
-  const entries = await redis.xrevrange(keys.visitLog(), upper, String(start), 'COUNT', limit + 1) as StreamEntry[]
+  const entries = await redis.xrevrange(keys.visitLog(), upper, String(Math.max(0, start)), 'COUNT', limit + 1) as StreamEntry[]
   const visits = entries.slice(0, limit).map(toVisit)
   return { visits, next: entries.length > limit ? (visits[limit - 1] as LoggedVisit).id : null }
 }

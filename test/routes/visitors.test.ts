@@ -59,6 +59,8 @@ t.test('the log is paginated with a cursor, limit capped at 1000', async (t) => 
   t.equal((await app.inject({ url: '/visitors?before=*', headers: AUTH })).statusCode, 400)
   t.equal((await app.inject({ url: '/visitors?day=2026-02-30', headers: AUTH })).statusCode, 400)
   t.same((await app.inject({ url: '/visitors?day=2001-01-01', headers: AUTH })).json(), { day: '2001-01-01', visits: [], next: null })
+  t.same((await app.inject({ url: '/visitors?day=1969-12-31', headers: AUTH })).json(), { day: '1969-12-31', visits: [], next: null }, 'a day before 1970 is empty, not an error')
+  t.same((await app.inject({ url: '/visitors?day=1970-01-01', headers: AUTH })).json().visits, [], 'so is the day the clock starts')
 })
 
 t.test('a visitor\'s summary, and erasing everything about them', async (t) => {
