@@ -27,7 +27,7 @@ export interface AppOptions {
  */
 export function serverOptions (config: Config): FastifyServerOptions {
   // Long enough for any valid path parameter to reach its schema and get a 400 that says why.
-  return { trustProxy: config.trustProxy, bodyLimit: 16 * 1024, maxParamLength: 1000 }
+  return { trustProxy: config.trustProxy, bodyLimit: 16 * 1024, routerOptions: { maxParamLength: 1000 } }
 }
 
 /** The whole service as one plugin: config, then plugins, then routes. */

@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
 import { loadPages, type PageConfig } from './pages.js'
 
-/** The project root, so relative paths in config mean the same from src/ and dist/src/. */
-export const projectRoot = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../' : '../', import.meta.url))
+/** The project root (the nearest folder above with a package.json), from src/ and dist/src/ alike. */
+export const projectRoot = rootAbove(dirname(fileURLToPath(import.meta.url)))
+
+function rootAbove (dir: string): string {
+  return existsSync(join(dir, 'package.json')) ? `${dir}/` : rootAbove(dirname(dir))
+}
 
 const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
@@ -25,6 +29,7 @@ const EnvSchema = Type.Object({
   REDIS_WAIT_REPLICAS: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 })),
   REDIS_WAIT_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 10000, default: 100 }),
   EMBEDDED_REDIS: Type.Enum(['auto', 'off'], { default: 'auto' }),
+  EMBEDDED_REDIS_DIR: Type.String({ minLength: 1, default: 'var/redis' }),
   COOKIE_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   TIME_ZONE: Type.Optional(Type.String({ minLength: 1 })),
   PAGES_FILE: Type.String({ minLength: 1, default: 'config/pages.json' }),
@@ -50,6 +55,8 @@ export interface Config {
   logLevel: string
   redis: RedisConfig
   embeddedRedis: 'auto' | 'off'
+  /** Where the embedded redis-server keeps its data, relative to the project root. */
+  embeddedRedisDir: string
   cookieSecret: string
   /** True when COOKIE_SECRET was unset and a per-process secret was made up. */
   cookieSecretGenerated: boolean
@@ -142,6 +149,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     logLevel: parsed.LOG_LEVEL,
     redis,
     embeddedRedis: parsed.EMBEDDED_REDIS,
+    embeddedRedisDir: resolve(projectRoot, parsed.EMBEDDED_REDIS_DIR),
     cookieSecret: parsed.COOKIE_SECRET ?? randomBytes(32).toString('base64url'),
     cookieSecretGenerated: parsed.COOKIE_SECRET === undefined,
     timeZone,

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { isListening, RedisServerMissingError, startRedisProcess, type RedisProcess } from './redis-process.js'
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
 
 export class EmbeddedRedisError extends Error {}
 
@@ -14,7 +14,8 @@ export class EmbeddedRedisError extends Error {}
  */
 export async function startEmbeddedRedisIfAbsent (redisUrl: string, dataDir: string): Promise<RedisProcess | null> {
   const url = new URL(redisUrl)
-  const host = url.hostname
+  // URL keeps IPv6 brackets ([::1]); sockets want the bare address.
+  const host = url.hostname.replace(/^\[|\]$/g, '')
   const port = Number(url.port === '' ? 6379 : url.port)
   if (!LOOPBACK.has(host) || await isListening(host, port)) return null
   const dir = resolve(dataDir)
@@ -22,13 +23,13 @@ export async function startEmbeddedRedisIfAbsent (redisUrl: string, dataDir: str
   try {
     return await startRedisProcess({
       port,
-      host: host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''),
+      host: host === 'localhost' ? '127.0.0.1' : host,
       dir,
       args: ['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']
     })
   } catch (error) {
     if (error instanceof RedisServerMissingError) {
-      throw new EmbeddedRedisError(`nothing answers at ${redisUrl} and redis-server is not installed: install the Debian package redis-server (apt-get install redis-server), or set REDIS_URL to a running Redis`)
+      throw new EmbeddedRedisError(`nothing answers at ${url.protocol}//${url.host} and redis-server is not installed: install the Debian package redis-server (apt-get install redis-server), or set REDIS_URL to a running Redis`)
     }
     throw error
   }

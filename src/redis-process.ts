@@ -22,6 +22,9 @@ export interface RedisProcess {
 
 export class RedisServerMissingError extends Error {}
 
+/** How long a stopping server may take before it is killed. */
+const STOP_TIMEOUT_MS = 10_000
+
 /** Starts redis-server from PATH and resolves once it accepts connections. */
 export async function startRedisProcess (options: RedisProcessOptions): Promise<RedisProcess> {
   const host = options.host ?? '127.0.0.1'
@@ -38,13 +41,25 @@ export async function startRedisProcess (options: RedisProcessOptions): Promise<
     child.once('exit', (code) => reject(new Error(`redis-server on port ${options.port} exited with code ${code} before it answered`)))
     waitForPort(host, options.port).then(resolve, reject)
   })
-  await started
+  try {
+    await started
+  } catch (error) {
+    // Never leave behind a server that did not come up in time.
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await exited
+    }
+    throw error
+  }
   return {
     port: options.port,
     child,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      // A server that can't save its data ignores SIGTERM: don't wait for it forever.
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
       await exited
+      clearTimeout(timer)
     }
   }
 }

@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import app, { serverOptions } from './app.js'
-import { ConfigError, loadConfig, projectRoot, type Config } from './config.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
 import { EmbeddedRedisError, startEmbeddedRedisIfAbsent } from './embedded-redis.js'
 import type { RedisProcess } from './redis-process.js'
 
@@ -12,7 +12,7 @@ async function main (): Promise<void> {
   try {
     config = loadConfig()
     if (config.embeddedRedis === 'auto' && config.redis.mode === 'standalone') {
-      embeddedRedis = await startEmbeddedRedisIfAbsent(config.redis.url, `${projectRoot}var/redis`)
+      embeddedRedis = await startEmbeddedRedisIfAbsent(config.redis.url, config.embeddedRedisDir)
     }
   } catch (error) {
     if (error instanceof ConfigError || error instanceof EmbeddedRedisError) {
@@ -23,7 +23,7 @@ async function main (): Promise<void> {
   }
 
   const fastify = Fastify({ ...serverOptions(config), logger: { level: config.logLevel } })
-  if (embeddedRedis !== null) fastify.log.info({ port: embeddedRedis.port, dir: 'var/redis' }, 'no Redis answered: started an embedded redis-server')
+  if (embeddedRedis !== null) fastify.log.info({ port: embeddedRedis.port, dir: config.embeddedRedisDir }, 'no Redis answered: started an embedded redis-server')
   if (config.cookieSecretGenerated) fastify.log.warn('COOKIE_SECRET is not set: visitor cookies will not be recognised after a restart')
   await fastify.register(app, { config })
 

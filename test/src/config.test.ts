@@ -1,0 +1,194 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import t from 'tap'
+import { ConfigError, loadConfig, projectRoot } from '../../src/config.js'
+
+const SECRET = 'x'.repeat(32)
+
+/** The error loadConfig throws for `env`, or undefined when it takes it. */
+function refusal (env: Record<string, string>): Error | undefined {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    return error as Error
+  }
+  return undefined
+}
+
+t.test('with no variables set, the defaults make a working local setup', async (t) => {
+  const config = loadConfig({})
+  t.match(config, {
+    port: 3000,
+    host: '127.0.0.1',
+    trustProxy: false,
+    logLevel: 'info',
+    redis: { mode: 'standalone', url: 'redis://127.0.0.1:6379', waitReplicas: 0, waitTimeoutMs: 100, tls: undefined },
+    embeddedRedis: 'auto',
+    timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    logFullIp: false,
+    statsToken: undefined,
+    statsPublic: true,
+    viewLimitPerIp: 120,
+    visitorIdMode: 'cookie',
+    honorDnt: false,
+    pageCountWaitMs: 250,
+    spoolLimit: 100000,
+    spoolJournal: 'var/spool.journal',
+    retentionDays: 400
+  })
+  t.same(config.pages.map((page) => page.name), ['index', 'promo'], 'the shipped pages file')
+})
+
+t.test('the variables set are the ones used', async (t) => {
+  const config = loadConfig({
+    PORT: '8080',
+    HOST: '0.0.0.0',
+    LOG_LEVEL: 'warn',
+    REDIS_URL: 'redis://redis.internal:6380/2',
+    REDIS_USERNAME: 'thead',
+    REDIS_PASSWORD: 'pw',
+    REDIS_WAIT_REPLICAS: '2',
+    REDIS_WAIT_TIMEOUT_MS: '250',
+    EMBEDDED_REDIS: 'off',
+    COOKIE_SECRET: SECRET,
+    TIME_ZONE: 'Europe/Moscow',
+    LOG_FULL_IP: 'true',
+    STATS_TOKEN: 'a-token-of-16-chars',
+    STATS_PUBLIC: 'false',
+    VIEW_LIMIT_PER_IP: '0',
+    VISITOR_ID_MODE: 'cookieless',
+    HONOR_DNT: 'true',
+    PAGE_COUNT_WAIT_MS: '0',
+    SPOOL_LIMIT: '10',
+    SPOOL_JOURNAL: '/tmp/elsewhere.journal',
+    RETENTION_DAYS: '30'
+  })
+  t.match(config, {
+    port: 8080,
+    host: '0.0.0.0',
+    logLevel: 'warn',
+    redis: { mode: 'standalone', url: 'redis://redis.internal:6380/2', username: 'thead', password: 'pw', waitReplicas: 2, waitTimeoutMs: 250 },
+    embeddedRedis: 'off',
+    cookieSecret: SECRET,
+    cookieSecretGenerated: false,
+    timeZone: 'Europe/Moscow',
+    logFullIp: true,
+    statsToken: 'a-token-of-16-chars',
+    statsPublic: false,
+    viewLimitPerIp: 0,
+    visitorIdMode: 'cookieless',
+    honorDnt: true,
+    pageCountWaitMs: 0,
+    spoolLimit: 10,
+    spoolJournal: '/tmp/elsewhere.journal',
+    retentionDays: 30
+  })
+})
+
+t.test('without COOKIE_SECRET each start makes up a strong secret of its own', async (t) => {
+  const first = loadConfig({})
+  const second = loadConfig({})
+  t.equal(first.cookieSecretGenerated, true, 'and says so, so the server can warn')
+  t.ok(first.cookieSecret.length >= 32)
+  t.not(first.cookieSecret, second.cookieSecret)
+})
+
+t.test('a bad value is refused with one line naming the variable', async (t) => {
+  const bad: Record<string, [Record<string, string>, RegExp]> = {
+    'a port that is not a number': [{ PORT: 'abc' }, /PORT must be integer/],
+    'a port out of range': [{ PORT: '70000' }, /PORT must be <= 65535/],
+    'an empty host': [{ HOST: '' }, /HOST/],
+    'an unknown log level': [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    'a URL that is not Redis\'s': [{ REDIS_URL: 'http://127.0.0.1:6379' }, /REDIS_URL/],
+    'a Redis URL with a port out of range': [{ REDIS_URL: 'redis://127.0.0.1:99999' }, /REDIS_URL/],
+    'a Redis URL with a space in the host': [{ REDIS_URL: 'redis://redis host:6379' }, /REDIS_URL/],
+    'sentinels without ports': [{ REDIS_SENTINELS: 'sentinel-1,sentinel-2' }, /REDIS_SENTINELS/],
+    'too many replicas to wait for': [{ REDIS_WAIT_REPLICAS: '17' }, /REDIS_WAIT_REPLICAS/],
+    'a zero wait timeout': [{ REDIS_WAIT_TIMEOUT_MS: '0' }, /REDIS_WAIT_TIMEOUT_MS/],
+    'a yes-or-no that is neither': [{ REDIS_TLS: 'perhaps' }, /REDIS_TLS must be boolean/],
+    'an unknown embedded mode': [{ EMBEDDED_REDIS: 'yes' }, /EMBEDDED_REDIS/],
+    'a short cookie secret': [{ COOKIE_SECRET: 'short' }, /COOKIE_SECRET must NOT have fewer than 32 characters/],
+    'a short stats token': [{ STATS_TOKEN: 'short' }, /STATS_TOKEN/],
+    'a time zone that does not exist': [{ TIME_ZONE: 'Mars/Olympus_Mons' }, /TIME_ZONE "Mars\/Olympus_Mons" is not an IANA time zone/],
+    'an unknown visitor id mode': [{ VISITOR_ID_MODE: 'fingerprint' }, /VISITOR_ID_MODE/],
+    'a trust-proxy value that is no address': [{ TRUST_PROXY: 'everyone' }, /TRUST_PROXY/],
+    'a negative view limit': [{ VIEW_LIMIT_PER_IP: '-1' }, /VIEW_LIMIT_PER_IP/],
+    'a page wait over 5 s': [{ PAGE_COUNT_WAIT_MS: '6000' }, /PAGE_COUNT_WAIT_MS/],
+    'an empty spool': [{ SPOOL_LIMIT: '0' }, /SPOOL_LIMIT must be >= 1/],
+    'no retention': [{ RETENTION_DAYS: '0' }, /RETENTION_DAYS/],
+    'a pages file that is missing': [{ PAGES_FILE: 'config/no-such-pages.json' }, /PAGES_FILE config\/no-such-pages.json can't be read/],
+    'a CA file that is missing': [{ REDIS_TLS: 'true', REDIS_TLS_CA: 'config/no-such-ca.pem' }, /REDIS_TLS_CA can't be read/]
+  }
+  for (const [name, [env, reason]] of Object.entries(bad)) {
+    const error = refusal(env)
+    t.ok(error instanceof ConfigError, `${name}: a configuration error`)
+    t.match(error?.message, /^invalid configuration: [^\n]+$/, `${name}: one line`)
+    t.match(error?.message, reason, `${name}: says what is wrong`)
+  }
+})
+
+t.test('several bad values are all named at once', async (t) => {
+  t.match(refusal({ PORT: 'abc', LOG_LEVEL: 'loud' })?.message, /^invalid configuration: PORT must be integer, LOG_LEVEL [^\n]+$/)
+})
+
+t.test('REDIS_SENTINELS switches to Sentinel, which waits for a replica by default', async (t) => {
+  const config = loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379,sentinel-b:26380', REDIS_SENTINEL_PASSWORD: 'spw' })
+  t.same(config.redis, {
+    mode: 'sentinel',
+    sentinels: [{ host: '10.0.0.1', port: 26379 }, { host: 'sentinel-b', port: 26380 }],
+    masterName: 'THEAD_CLUSTER',
+    sentinelPassword: 'spw',
+    username: undefined,
+    password: undefined,
+    tls: undefined,
+    waitReplicas: 1,
+    waitTimeoutMs: 100
+  })
+  const named = loadConfig({ REDIS_SENTINELS: 'localhost:26379', REDIS_MASTER_NAME: 'other', REDIS_WAIT_REPLICAS: '0' })
+  t.match(named.redis, { masterName: 'other', waitReplicas: 0 }, 'both can be set')
+})
+
+t.test('TLS is on for rediss:// URLs and with REDIS_TLS, with an optional private CA', async (t) => {
+  t.same(loadConfig({ REDIS_URL: 'rediss://redis.example:6380' }).redis.tls, {}, 'rediss:// alone: the system CAs')
+  t.same(loadConfig({ REDIS_TLS: 'true' }).redis.tls, {}, 'REDIS_TLS alone: the system CAs')
+  t.equal(loadConfig({ REDIS_TLS: 'false' }).redis.tls, undefined, 'off')
+  const ca = join(t.testdir(), 'ca.pem')
+  writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nnot really\n-----END CERTIFICATE-----\n')
+  t.same(loadConfig({ REDIS_TLS: 'true', REDIS_TLS_CA: ca }).redis.tls, { ca: readFileSync(ca, 'utf8') }, 'the CA file\'s contents')
+  t.equal(loadConfig({ REDIS_TLS_CA: ca }).redis.tls, undefined, 'a CA alone does not turn TLS on')
+})
+
+t.test('TRUST_PROXY takes yes or no, a hop count, or proxy addresses', async (t) => {
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
+  t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8,::1,127.0.0.1' }).trustProxy, ['10.0.0.0/8', '::1', '127.0.0.1'])
+  const hops = loadConfig({ TRUST_PROXY: '2' }).trustProxy
+  if (typeof hops !== 'function') throw new Error('a hop count should be a function')
+  t.same([0, 1, 2, 3].map((hop) => hops('10.0.0.1', hop)), [true, true, false, false], 'two proxies are believed, no more')
+})
+
+t.test('relative paths are the project\'s, whatever the working directory', async (t) => {
+  t.ok(existsSync(join(projectRoot, 'package.json')), 'the project root holds package.json')
+  t.ok(projectRoot.endsWith('/'))
+  const cwd = process.cwd()
+  process.chdir(t.testdir())
+  t.teardown(() => process.chdir(cwd))
+  const config = loadConfig({ PAGES_FILE: 'config/pages.json', REDIS_TLS: 'true', REDIS_TLS_CA: 'config/pages.json' })
+  t.equal(config.pages[0]?.template, 'config/ad-page.html')
+  t.equal(config.redis.tls?.ca, readFileSync(join(projectRoot, 'config/pages.json'), 'utf8'))
+})
+
+
+t.test('the project root is the project\'s even when it is checked out under a directory named dist', async (t) => {
+  const root = join(mkdtempSync(join(tmpdir(), 'thead-')), 'dist', 'thead')
+  t.teardown(() => rmSync(dirname(dirname(root)), { recursive: true, force: true }))
+  for (const file of ['package.json', 'src/config.ts', 'src/pages.ts']) {
+    mkdirSync(dirname(join(root, file)), { recursive: true })
+    copyFileSync(join(projectRoot, file), join(root, file))
+  }
+  symlinkSync(join(projectRoot, 'node_modules'), join(root, 'node_modules'))
+  const copy = await import(pathToFileURL(join(root, 'src', 'config.ts')).href) as { projectRoot: string }
+  t.equal(copy.projectRoot, `${root}/`)
+})

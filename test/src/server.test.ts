@@ -1,0 +1,117 @@
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { dayIn } from '../../src/calendar.js'
+import { isListening } from '../../src/redis-process.js'
+import { redisClient } from '../helpers/checks.js'
+import { isRunning, redisServerChildren, waitUntil } from '../helpers/processes.js'
+import { freePort, startTestRedis } from '../helpers/redis.js'
+import { spawnServer } from '../helpers/server-process.js'
+
+const CURL = { 'user-agent': 'curl/8.5.0' }
+const today = (): string => dayIn(Intl.DateTimeFormat().resolvedOptions().timeZone)
+
+/** Two free ports that differ: one for the service, one for Redis. */
+async function twoPorts (): Promise<[number, number]> {
+  const web = await freePort()
+  let redis = await freePort()
+  while (redis === web) redis = await freePort()
+  return [web, redis]
+}
+
+/** A PATH, under `dir`, holding node and nothing else. */
+function pathWithNodeOnly (dir: string): string {
+  const bin = join(dir, 'bin')
+  mkdirSync(bin)
+  symlinkSync(process.execPath, join(bin, 'node'))
+  return bin
+}
+
+t.test('a bad configuration stops the process with one clear line', async (t) => {
+  const server = spawnServer(t, { PORT: 'abc', EMBEDDED_REDIS: 'off' }, t.testdir())
+  t.same(await server.exited, { code: 1, signal: null })
+  t.equal(server.stderr(), 'thead: invalid configuration: PORT must be integer\n')
+  t.equal(server.stdout(), '', 'nothing else')
+})
+
+t.test('a REDIS_URL that is not a URL stops the process with one clear line', async (t) => {
+  const server = spawnServer(t, { REDIS_URL: 'redis://127.0.0.1:99999', EMBEDDED_REDIS: 'auto' }, t.testdir())
+  t.same(await server.exited, { code: 1, signal: null })
+  t.match(server.stderr(), /^thead: invalid configuration: REDIS_URL[^\n]*\n$/)
+})
+
+t.test('without redis-server on PATH the process names the package to install, or REDIS_URL to set', async (t) => {
+  const [port, redisPort] = await twoPorts()
+  const dir = t.testdir()
+  const server = spawnServer(t, { PORT: String(port), REDIS_URL: `redis://127.0.0.1:${redisPort}`, EMBEDDED_REDIS: 'auto', PATH: pathWithNodeOnly(dir) }, dir)
+  t.same(await server.exited, { code: 1, signal: null })
+  t.equal(server.stderr(), `thead: nothing answers at redis://127.0.0.1:${redisPort} and redis-server is not installed: install the Debian package redis-server (apt-get install redis-server), or set REDIS_URL to a running Redis\n`)
+  t.notOk(await isListening('127.0.0.1', port), 'the service did not start')
+})
+
+t.test('a redis-server that can\'t be run stops the process with its error', async (t) => {
+  const [port, redisPort] = await twoPorts()
+  const dir = t.testdir()
+  const path = pathWithNodeOnly(dir)
+  mkdirSync(join(path, 'redis-server'))
+  const server = spawnServer(t, { PORT: String(port), REDIS_URL: `redis://127.0.0.1:${redisPort}`, EMBEDDED_REDIS: 'auto', PATH: path }, dir)
+  t.equal((await server.exited).code, 1)
+  t.match(server.stderr(), /EACCES/)
+  t.notOk(await isListening('127.0.0.1', port), 'the service did not start')
+})
+
+t.test('npm start on a bare machine starts its own redis-server, counts in it, and stops it on SIGTERM', async (t) => {
+  const [port, redisPort] = await twoPorts()
+  // Started from elsewhere: its data goes to EMBEDDED_REDIS_DIR, not under the working directory.
+  const cwd = t.testdir()
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'thead-embedded-')), 'redis')
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
+  const server = spawnServer(t, { PORT: String(port), REDIS_URL: `redis://127.0.0.1:${redisPort}`, EMBEDDED_REDIS: 'auto', EMBEDDED_REDIS_DIR: dataDir }, cwd)
+  t.match(await server.logged('no Redis answered: started an embedded redis-server'), { port: redisPort })
+  await server.logged('Server listening at')
+  t.ok(server.logs.some((line) => line.msg === 'COOKIE_SECRET is not set: visitor cookies will not be recognised after a restart'), 'the made-up cookie secret is warned about')
+  const [embedded, ...others] = redisServerChildren(server.child.pid as number)
+  t.ok(embedded !== undefined && others.length === 0, 'one redis-server child')
+
+  const redis = redisClient(t, redisPort)
+  t.same(await redis.config('GET', 'dir'), ['dir', dataDir])
+  t.same(await redis.config('GET', 'appendonly'), ['appendonly', 'yes'])
+  const counter = `page:index:counter:${today()}`
+  for (let i = 0; i < 3; i += 1) t.equal((await fetch(`http://127.0.0.1:${port}/`, { headers: CURL })).status, 200)
+  t.equal(await redis.get(counter), '3', `three curls leave ${counter} at 3`)
+  t.ok(readdirSync(join(dataDir, 'appendonlydir')).length > 0, 'with an append-only file')
+  t.same(readdirSync(cwd), [], 'nothing is written under the working directory')
+
+  server.child.kill('SIGTERM')
+  t.same(await server.exited, { code: 0, signal: null }, 'a clean exit')
+  await waitUntil(() => !isRunning(embedded as number), 5000, 'its redis-server is gone')
+  t.notOk(await isListening('127.0.0.1', redisPort), 'nothing answers at REDIS_URL any more')
+})
+
+t.test('a Redis that answers at REDIS_URL is used, and no redis-server is started', async (t) => {
+  const redis = await startTestRedis(t)
+  const port = await freePort()
+  const server = spawnServer(t, { PORT: String(port), REDIS_URL: redis.url, EMBEDDED_REDIS: 'auto' }, t.testdir())
+  await server.logged('Server listening at')
+  t.notOk(server.logs.some((line) => line.msg === 'no Redis answered: started an embedded redis-server'))
+  t.same(redisServerChildren(server.child.pid as number), [])
+  for (let i = 0; i < 3; i += 1) await fetch(`http://127.0.0.1:${port}/`, { headers: CURL })
+  t.equal(await redis.client.get(`page:index:counter:${today()}`), '3', 'three curls leave the day\'s counter at 3')
+  server.child.kill('SIGTERM')
+  t.same(await server.exited, { code: 0, signal: null })
+  t.equal(await redis.client.ping(), 'PONG', 'a Redis it did not start is left running')
+})
+
+t.test('a port already in use stops the service with an error, and its embedded redis-server with it', async (t) => {
+  const [port, redisPort] = await twoPorts()
+  const taken = createServer()
+  await new Promise((resolve) => taken.listen(port, '127.0.0.1', () => resolve(null)))
+  t.teardown(() => taken.close())
+  const server = spawnServer(t, { PORT: String(port), REDIS_URL: `redis://127.0.0.1:${redisPort}`, EMBEDDED_REDIS: 'auto', EMBEDDED_REDIS_DIR: t.testdir() }, t.testdir())
+  await server.logged('no Redis answered: started an embedded redis-server')
+  t.equal((await server.exited).code, 1)
+  t.match(server.logs.find((line) => line.msg === 'stopping after an error'), { level: 50, err: { message: /EADDRINUSE/ } })
+  t.notOk(await isListening('127.0.0.1', redisPort), 'the embedded redis-server is stopped too')
+})

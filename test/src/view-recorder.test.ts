@@ -1,0 +1,166 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import t, { type Test } from 'tap'
+import { recordViewsArguments, type ViewBatch, type ViewKind } from '../../src/data-model.js'
+import { ViewRecorder, type View, type ViewRecorderOptions } from '../../src/view-recorder.js'
+import { build, type Built } from '../helpers/build.js'
+import { waitUntil } from '../helpers/processes.js'
+import { startTestRedis, type TestRedis } from '../helpers/redis.js'
+
+const DAY = '2026-03-01'
+const COUNTER = `page:index:counter:${DAY}`
+
+function viewBy (visitor: string, kind: ViewKind = 'h'): View {
+  return { page: 'index', day: DAY, kind, clientIp: '203.0.113.9', visit: { visitor, time: Date.now(), ip: '203.0.113.0', userAgent: 'test', referrer: '' } }
+}
+
+/** A recorder on the built app's Redis connection and log, closed on teardown. */
+function recorderOf (t: Test, { app }: Built, options: Partial<ViewRecorderOptions> = {}): ViewRecorder {
+  const recorder = new ViewRecorder({
+    redis: app.redis,
+    log: app.log,
+    retentionDays: 400,
+    viewLimitPerIp: 0,
+    waitReplicas: 0,
+    waitTimeoutMs: 100,
+    pageCountWaitMs: 5000,
+    spoolLimit: 100,
+    ...options
+  })
+  t.teardown(() => recorder.close())
+  return recorder
+}
+
+async function setUp (t: Test, env: Record<string, string> = {}): Promise<{ redis: TestRedis, built: Built }> {
+  const redis = await startTestRedis(t)
+  return { redis, built: await build(t, { REDIS_URL: redis.url, ...env }) }
+}
+
+function logged (built: Built, message: string): number {
+  return built.logs.filter((line) => line.msg === message).length
+}
+
+t.test('each view resolves with the day\'s numbers as its batch left them, and how it was taken', async (t) => {
+  const { redis, built } = await setUp(t)
+  const recorder = recorderOf(t, built)
+  const counts = await Promise.all([recorder.record(viewBy('alice')), recorder.record(viewBy('alice')), recorder.record(viewBy('crawler', 'b'))])
+  t.same(counts.map((count) => count?.outcome), ['n', 'd', 'b'])
+  t.same(counts[2], { views: 3, uniques: 1, outcome: 'b' }, 'the last view of a batch sees all of it')
+  t.equal(recorder.written, 3)
+  t.equal(recorder.depth, 0)
+  t.equal(await redis.client.get(COUNTER), '3')
+})
+
+t.test('while Redis is away a view resolves at once, without numbers, and waits in the spool', async (t) => {
+  const { redis, built } = await setUp(t)
+  const recorder = recorderOf(t, built, { pageCountWaitMs: 5000 })
+  await redis.stop()
+  const answer = await Promise.race([recorder.record(viewBy('alice')), sleep(4000, 'held until the page wait ran out')])
+  t.equal(answer, null)
+  t.equal(recorder.depth, 1)
+  await waitUntil(() => logged(built, 'batch not written: it stays in the spool') > 0, 5000, 'the failed write is logged')
+  await redis.start()
+  await recorder.flush(10_000)
+  t.equal(recorder.depth, 0, 'written once Redis is back')
+  t.equal(await redis.client.get(COUNTER), '1')
+})
+
+t.test('past SPOOL_LIMIT views are dropped and counted, never held', async (t) => {
+  const { redis, built } = await setUp(t)
+  const recorder = recorderOf(t, built, { spoolLimit: 3 })
+  await redis.stop()
+  const answers = await Promise.all(['a', 'b', 'c', 'd', 'e'].map(async (visitor) => await recorder.record(viewBy(visitor))))
+  t.same(answers, [null, null, null, null, null], 'every page is still served')
+  t.equal(recorder.depth, 3, 'the spool holds its limit')
+  t.equal(recorder.dropped, 2)
+  t.equal(logged(built, 'view not counted: the spool is full or the service is stopping'), 2, 'each drop is logged')
+  await redis.start()
+  await recorder.flush(10_000)
+  t.equal(await redis.client.get(COUNTER), '3', 'what the spool held is written')
+  t.equal(recorder.dropped, 2)
+})
+
+t.test('a batch sent twice counts once: the writer id and number say it was applied', async (t) => {
+  const { redis, built } = await setUp(t)
+  const batch: ViewBatch = { writerId: 'resend-test', seq: 1, groups: [{ page: 'index', day: DAY, views: [viewBy('alice'), viewBy('bob')] }] }
+  const send = async (sent: ViewBatch): Promise<number[]> => {
+    const { keys, args } = recordViewsArguments(sent, { retentionDays: 400, viewLimitPerIp: 0, now: Date.now() })
+    return await built.app.redis.recordViews(keys.length, ...keys, ...args)
+  }
+  t.same(await send(batch), [1, 2, 2, 'nn'], 'applied the first time')
+  t.same(await send(batch), [0, 2, 2, ''], 'the second time only read: same numbers, no outcomes')
+  t.same(await send({ ...batch, seq: 2 }), [1, 4, 2, 'dd'], 'the writer\'s next batch is applied')
+  t.same(await send(batch), [0, 4, 2, ''], 'an older batch after a newer one is not')
+  t.equal(await redis.client.get(COUNTER), '4')
+  t.equal(await redis.client.xlen('thead:visits'), 4, 'nor logged twice')
+  t.same(await send({ ...batch, writerId: 'another-writer' }), [1, 6, 2, 'dd'], 'numbers are per writer')
+})
+
+t.test('with REDIS_WAIT_REPLICAS and no replica, a written batch stays in the spool and is retried until one holds it', async (t) => {
+  const { redis, built } = await setUp(t)
+  const recorder = recorderOf(t, built, { waitReplicas: 1, waitTimeoutMs: 10 })
+  const counts = await recorder.record(viewBy('alice'))
+  t.match(counts, { views: 1, outcome: 'n' }, 'the page still gets its numbers')
+  t.equal(await redis.client.get(COUNTER), '1', 'applied')
+  t.equal(recorder.depth, 1, 'but kept, as no replica holds it')
+  t.equal(recorder.written, 0)
+  await waitUntil(() => logged(built, 'batch written but not yet replicated: it stays in the spool') >= 3, 10_000, 'it is retried')
+
+  const replica = await startTestRedis(t, { args: ['--replicaof', '127.0.0.1', String(redis.port)] })
+  await waitUntil(() => recorder.depth === 0, 20_000, 'the spool drains once a replica holds the batch')
+  t.equal(recorder.written, 1)
+  t.equal(await redis.client.get(COUNTER), '1', 'every retry counted it once')
+  t.equal(await replica.client.get(COUNTER), '1', 'and the replica holds it')
+})
+
+t.test('closing hands back every view not yet written, and no view is taken after', async (t) => {
+  const { redis, built } = await setUp(t)
+  const recorder = recorderOf(t, built)
+  await redis.stop()
+  const pending = ['alice', 'bob', 'carol'].map(async (visitor) => await recorder.record(viewBy(visitor)))
+  const batches = recorder.close()
+  t.same(await Promise.all(pending), [null, null, null])
+  t.same(batches.flatMap((batch) => batch.groups.flatMap((group) => group.views.map((view) => view.visit.visitor))), ['alice', 'bob', 'carol'])
+  t.ok(batches.every((batch) => batch.writerId === recorder.writerId), 'under this writer\'s id')
+  t.equal(await recorder.record(viewBy('dave')), null)
+  t.equal(recorder.dropped, 1, 'a view after the close is dropped')
+})
+
+t.test('a flush gives up after its timeout while Redis is away', async (t) => {
+  const { redis, built } = await setUp(t)
+  const recorder = recorderOf(t, built)
+  await recorder.flush(10)
+  t.pass('nothing to flush resolves at once')
+  await redis.stop()
+  await recorder.record(viewBy('alice'))
+  await recorder.flush(200)
+  t.equal(recorder.depth, 1, 'the view is still in the spool')
+})
+
+t.test('replayed batches are written before new views, and count once even if applied before', async (t) => {
+  const { redis, built } = await setUp(t)
+  const earlier: ViewBatch[] = [
+    { writerId: 'earlier-process', seq: 1, groups: [{ page: 'index', day: DAY, views: [viewBy('alice')] }] },
+    { writerId: 'earlier-process', seq: 2, groups: [{ page: 'index', day: DAY, views: [viewBy('bob'), viewBy('carol')] }] }
+  ]
+  // The earlier process got its first batch applied but never heard back.
+  const { keys, args } = recordViewsArguments(earlier[0] as ViewBatch, { retentionDays: 400, viewLimitPerIp: 0, now: Date.now() })
+  await built.app.redis.recordViews(keys.length, ...keys, ...args)
+  const recorder = recorderOf(t, built, { replay: earlier })
+  t.equal(recorder.depth, 3, 'the replayed views are in the spool')
+  t.same(await recorder.record(viewBy('dave')), { views: 4, uniques: 4, outcome: 'n' }, 'the new view comes after all of them')
+  t.equal(await redis.client.get(COUNTER), '4')
+  t.equal(recorder.written, 4)
+})
+
+t.test('a long outage is written in batches of at most 500 views, in order', async (t) => {
+  const { redis, built } = await setUp(t)
+  const recorder = recorderOf(t, built, { spoolLimit: 2000 })
+  await redis.stop()
+  await Promise.all(Array.from({ length: 1200 }, async (_, index) => await recorder.record(viewBy(`visitor-${index}`))))
+  await redis.start()
+  await recorder.flush(10_000)
+  t.equal(await redis.client.get(COUNTER), '1200')
+  t.equal(await redis.client.get(`thead:writer:${recorder.writerId}`), '3', 'three batches: 500, 500 and 200')
+  const log = await redis.client.xrange('thead:visits', '-', '+')
+  t.same(log.map(([, fields]) => fields[3]), Array.from({ length: 1200 }, (_, index) => `visitor-${index}`), 'in the order they came')
+})
