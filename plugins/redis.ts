@@ -31,6 +31,10 @@ export function redisClientOptions (config: RedisConfig): RedisOptions {
     connectTimeout: 2000,
     // Longer than a WAIT, so only a hung server times a command out.
     commandTimeout: config.waitTimeoutMs + 2000,
+    // A connection that brings nothing back for as long is dropped and made anew (asking
+    // the sentinels again): a timed-out command alone leaves it open to a hung master, which
+    // TCP keepalive never notices, or to a peer a firewall silently forgot.
+    socketTimeout: config.waitTimeoutMs + 2000,
     retryStrategy: (attempt) => Math.min(attempt * 50, 1000),
     // A master demoted to replica answers READONLY; reconnecting asks the sentinels anew.
     reconnectOnError: (error) => error.message.startsWith('READONLY')
@@ -46,6 +50,9 @@ export function redisClientOptions (config: RedisConfig): RedisOptions {
     // Subscribes to the sentinels' +switch-master, so a failover is followed in about a
     // second rather than after the old master's socket times out.
     failoverDetector: true,
+    // A sentinel on a frozen host accepts connections but never answers; without this the
+    // client would wait on it forever instead of asking the next one.
+    sentinelCommandTimeout: 1000,
     sentinelRetryStrategy: (attempt) => Math.min(attempt * 50, 1000)
   }
 }
@@ -77,7 +84,10 @@ export default fp(async function redisPlugin (fastify) {
 
   fastify.decorate('redis', client)
   fastify.addHook('onClose', async () => {
-    if (client.status === 'ready') await client.quit()
-    else client.disconnect()
+    // QUIT lets replies on their way arrive; a hung server never answers it, which is no
+    // reason to fail the shutdown.
+    if (client.status === 'ready') await client.quit().catch(() => {})
+    // Also after QUIT: only disconnect() closes the failover detector's sentinel connections.
+    client.disconnect()
   })
 }, { name: 'redis', dependencies: ['config'] })

@@ -24,6 +24,8 @@ interface SealedBatch {
   batch: ViewBatch
   waiters: Waiter[][]
   views: number
+  /** Set once the batch was written but not yet held by enough replicas. */
+  heldForReplicas?: boolean
 }
 
 export interface ViewRecorderOptions {
@@ -161,13 +163,17 @@ export class ViewRecorder {
     const head = this.#sealed[0] as SealedBatch
     this.#inFlight = true
     this.#write(head).then((durable) => {
-      this.#lastWriteFailed = false
-      this.#retryDelayMs = RETRY_DELAY_MIN_MS
+      // Written but not yet replicated holds up the views behind it as much as a failed
+      // write: their pages are served at once rather than waiting for it.
+      this.#lastWriteFailed = !durable
       if (durable) {
+        this.#retryDelayMs = RETRY_DELAY_MIN_MS
         this.#sealed.shift()
         this.written += head.views
       } else {
-        this.#options.log.warn({ seq: head.batch.seq, replicas: this.#options.waitReplicas }, 'batch written but not yet replicated: it stays in the spool')
+        // Once per batch: a replica may be away for a while, and each retry would say the same.
+        if (!head.heldForReplicas) this.#options.log.warn({ seq: head.batch.seq, replicas: this.#options.waitReplicas }, 'batch written but not yet replicated: it stays in the spool')
+        head.heldForReplicas = true
         this.#retryLater()
       }
     }, (error: Error) => {

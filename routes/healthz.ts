@@ -1,0 +1,55 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type, type Static } from 'typebox'
+
+export const Health = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')], {
+    description: '`ok`; `degraded`: fewer replicas than REDIS_WAIT_REPLICAS, so views wait in the spool; `unavailable`: no master answers (503)'
+  }),
+  redis: Type.Object({
+    mode: Type.Union([Type.Literal('standalone'), Type.Literal('sentinel')]),
+    master: Type.Union([Type.Object({ host: Type.String(), port: Type.Integer() }), Type.Null()], { description: 'The master the service writes to; null while it has none' }),
+    reachable: Type.Boolean({ description: 'Whether that master answered, as a master, just now' }),
+    replicas: Type.Integer({ minimum: 0, description: 'Replicas connected to the master, as it reports them' }),
+    waitReplicas: Type.Integer({ minimum: 0, description: 'Replicas that must hold a view before it leaves the spool' })
+  }),
+  spool: Type.Object({
+    depth: Type.Integer({ minimum: 0, description: 'Views held in memory, not yet confirmed written' }),
+    dropped: Type.Integer({ minimum: 0, description: 'Views not counted since start because the spool was full' }),
+    limit: Type.Integer({ minimum: 1, description: 'SPOOL_LIMIT' })
+  })
+})
+export type Health = Static<typeof Health>
+
+/** For load balancers and operators: can views be written now, and where do they go. */
+const healthzRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { config, redis, views } = fastify
+
+  fastify.get('/healthz', {
+    // Probes come every few seconds; their requests stay out of the info log.
+    logLevel: 'warn',
+    schema: {
+      summary: 'Redis mode, the current master and whether it answers, the spool\'s depth and drops; 503 without a master',
+      response: { 200: Health, 503: Health }
+    }
+  }, async function health (_request, reply) {
+    // ROLE, not PING: a master that Sentinel has just turned into a replica still answers PING.
+    const role = redis.status === 'ready' ? await redis.role().catch(() => undefined) : undefined
+    const reachable = role?.[0] === 'master'
+    const replicas = reachable ? (role[2] as unknown[]).length : 0
+    const { waitReplicas } = config.redis
+    const status = !reachable ? 'unavailable' : replicas < waitReplicas ? 'degraded' : 'ok'
+    return reply.code(reachable ? 200 : 503).send({
+      status,
+      redis: {
+        mode: config.redis.mode,
+        master: reachable ? { host: redis.stream.remoteAddress as string, port: redis.stream.remotePort as number } : null,
+        reachable,
+        replicas,
+        waitReplicas
+      },
+      spool: { depth: views.depth, dropped: views.dropped, limit: config.spoolLimit }
+    })
+  })
+}
+
+export default healthzRoutes

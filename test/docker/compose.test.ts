@@ -1,0 +1,95 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import t, { type Test } from 'tap'
+import { parse } from 'yaml'
+import { directive, readDirectives, TOPOLOGY_CONFIG_DIR, TOPOLOGY_FILES } from '../../scripts/topology.js'
+import { loadConfig, projectRoot } from '../../src/config.js'
+
+// There is no Docker engine to run it, so the compose file is read and held against config/redis.
+
+interface Service {
+  image?: string
+  build?: { context: string, dockerfile: string }
+  network_mode?: string
+  volumes?: string[]
+  command?: string[]
+  environment?: Record<string, string>
+  healthcheck?: { test: string[] }
+}
+
+const composeDir = join(projectRoot, 'docker')
+// Compose reads `<<:` merge keys, which YAML 1.2 parsers leave off unless asked.
+const compose = parse(readFileSync(join(composeDir, 'compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, Service>, volumes: Record<string, unknown> }
+const { services } = compose
+
+/** A Redis service's config file in config/redis, its directives, and the port its health check asks. */
+function redisService (t: Test, name: string): { file: string, directives: string[][], checkedPort: number } {
+  const service = services[name] as Service
+  const mount = (service.volumes ?? []).find((volume) => volume.startsWith('../config/redis/')) as string
+  const [source, target] = mount.split(':') as [string, string]
+  const file = resolve(composeDir, source)
+  const copy = `/data/${target.split('/').at(-1) as string}`
+  const sentinel = file.includes('sentinel')
+  t.same(service.command, ['sh', '-c', `[ -f ${copy} ] || cp ${target} ${copy}; exec docker-entrypoint.sh redis-server ${copy}${sentinel ? ' --sentinel' : ''}`], `${name} runs a writable copy of its config${sentinel ? ' as a sentinel' : ''}`)
+  t.ok(service.volumes?.includes(`${name}:/data`), `${name} keeps its data and config copy in its own volume`)
+  t.ok(name in compose.volumes, `${name}'s volume is declared`)
+  const check = service.healthcheck?.test as string[]
+  return { file, directives: readDirectives(file), checkedPort: Number(check[check.indexOf('-p') + 1]) }
+}
+
+const address = (directives: string[][]): string => `${(directive(directives, 'bind') as string[])[0] as string}:${(directive(directives, 'port') as string[])[0] as string}`
+
+t.test('every service shares the host\'s network, as the seed\'s docker run --network host', async (t) => {
+  t.same(Object.keys(services).sort(), ['app', 'redis-master', 'redis-replica', 'sentinel-1', 'sentinel-2', 'sentinel-3'])
+  for (const [name, service] of Object.entries(services)) t.equal(service.network_mode, 'host', name)
+})
+
+t.test('the data nodes run config/redis\'s master and replica, on the ports those files name', async (t) => {
+  const master = redisService(t, 'redis-master')
+  const replica = redisService(t, 'redis-replica')
+  t.equal(master.file, join(TOPOLOGY_CONFIG_DIR, TOPOLOGY_FILES.master))
+  t.equal(replica.file, join(TOPOLOGY_CONFIG_DIR, TOPOLOGY_FILES.replica))
+  t.equal(master.checkedPort, Number(directive(master.directives, 'port')?.[0]), 'the master is checked on its port')
+  t.equal(replica.checkedPort, Number(directive(replica.directives, 'port')?.[0]), 'the replica is checked on its port')
+  t.same(directive(replica.directives, 'replicaof'), address(master.directives).split(':'), 'the replica follows the master with replicaof')
+  t.equal(directive(replica.directives, 'slaveof'), undefined, 'not with the old slaveof')
+  for (const node of [master, replica]) {
+    t.same(directive(node.directives, 'maxmemory-policy'), ['noeviction'], 'writer markers are never evicted')
+    t.same(directive(node.directives, 'appendonly'), ['yes'])
+  }
+})
+
+t.test('three sentinels watch the master under the app\'s name, with quorum 2, and the app knows all three', async (t) => {
+  const master = readDirectives(join(TOPOLOGY_CONFIG_DIR, TOPOLOGY_FILES.master))
+  const app = services.app as Service
+  const env = app.environment as Record<string, string>
+  const sentinels = TOPOLOGY_FILES.sentinels.map((file, index) => {
+    const sentinel = redisService(t, `sentinel-${index + 1}`)
+    t.equal(sentinel.file, join(TOPOLOGY_CONFIG_DIR, file))
+    t.equal(sentinel.checkedPort, Number(directive(sentinel.directives, 'port')?.[0]), `sentinel-${index + 1} is checked on its port`)
+    t.same(directive(sentinel.directives, 'sentinel', 'monitor'), [env.REDIS_MASTER_NAME, ...address(master).split(':'), '2'], `sentinel-${index + 1} watches the master, quorum 2`)
+    return sentinel
+  })
+  const timings = sentinels.map(({ directives }) => ['down-after-milliseconds', 'failover-timeout', 'parallel-syncs'].map((setting) => directive(directives, 'sentinel', setting)))
+  t.same(timings, [timings[0], timings[0], timings[0]], 'the three agree on their timings')
+  t.same(env.REDIS_SENTINELS?.split(',').sort(), sentinels.map(({ directives }) => address(directives)).sort(), 'REDIS_SENTINELS lists the three')
+
+  const config = loadConfig({ ...env, EMBEDDED_REDIS: 'off' })
+  t.match(config.redis, { mode: 'sentinel', masterName: 'THEAD_CLUSTER', waitReplicas: 1 }, 'the app\'s environment is a valid configuration')
+  const ports = [master, readDirectives(join(TOPOLOGY_CONFIG_DIR, TOPOLOGY_FILES.replica)), ...sentinels.map(({ directives }) => directives)].map((directives) => Number(directive(directives, 'port')?.[0]))
+  t.equal(new Set([...ports, config.port]).size, ports.length + 1, 'no two processes share a port on the host')
+  t.ok(ports.includes(6379) && ports.includes(16379), 'the seed\'s ports are kept')
+})
+
+t.test('the app is built from docker/Dockerfile with what it reads at run time', async (t) => {
+  const app = services.app as Service
+  const context = resolve(composeDir, app.build?.context as string)
+  t.equal(context, resolve(projectRoot))
+  const dockerfile = readFileSync(join(context, app.build?.dockerfile as string), 'utf8')
+  for (const dir of ['config', 'public']) {
+    t.match(dockerfile, new RegExp(`^COPY ${dir} ${dir}$`, 'm'), `${dir}/ is in the image`)
+    t.ok(existsSync(join(projectRoot, dir)))
+  }
+  t.match(dockerfile, /^CMD \["node", "dist\/src\/server\.js"\]$/m, 'node runs as PID 1, so it gets SIGTERM and journals its spool')
+  t.ok(app.volumes?.includes('app-spool:/app/var'), 'the spool journal survives the container')
+})

@@ -1,0 +1,28 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Test } from 'tap'
+import { startTopology, type Topology } from '../../scripts/topology.js'
+import { freePort } from './redis.js'
+
+/** Free ports, all different: freePort() alone may hand out a port twice. */
+export async function distinctFreePorts (count: number): Promise<number[]> {
+  const ports = new Set<number>()
+  while (ports.size < count) ports.add(await freePort())
+  return [...ports]
+}
+
+/**
+ * The config/redis topology (master, replica, three sentinels) on free ports, stopped on
+ * teardown. The sentinels call a silent master down after a second instead of five.
+ */
+export async function startTestTopology (t: Test): Promise<Topology> {
+  const [master, replica, ...sentinels] = await distinctFreePorts(5) as [number, number, number, number, number]
+  const dir = mkdtempSync(join(tmpdir(), 'thead-topology-'))
+  const topology = await startTopology({ dir, ports: { master, replica, sentinels: sentinels as [number, number, number] }, downAfterMs: 1000, failoverTimeoutMs: 10_000 })
+  t.teardown(async () => {
+    await topology.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return topology
+}
