@@ -14,8 +14,8 @@ export default fp(async function apiDocsPlugin (fastify) {
         }
       }
     },
-    // Shared schemas (added with addSchema and an $id) become named components.
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => typeof json.$id === 'string' ? json.$id : `def-${index}` }
+    // Shared schemas become components named by their $id (addSchema requires one).
+    refResolver: { buildLocalReference: (json) => json.$id as string }
   })
   // staticCSP hashes the UI's own inline scripts into its pages' CSP.
   await fastify.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })

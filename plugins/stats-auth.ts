@@ -22,7 +22,7 @@ export function offeredToken (authorization: string | undefined): string | undef
 /** Wrong tokens allowed per client address and minute; more get 429, so the token can't be guessed. */
 export const FAILED_ATTEMPTS_PER_MINUTE = 10
 /** Addresses remembered at most; the oldest go first, so a flood of addresses can't grow memory. */
-const ADDRESSES_TRACKED = 10_000
+export const ADDRESSES_TRACKED = 10_000
 
 /** Wrong-token attempts per client address, in fixed one-minute windows. */
 class FailedAttempts {

@@ -21,7 +21,7 @@ const visitorRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async function visits (request) {
     const day = calendarDay(config, request.query.day ?? 'today')
     const [start, end] = dayBounds(day, config.timeZone)
-    const page = await fromRedis(listVisits(redis, { start, end, before: request.query.before, limit: request.query.limit }))
+    const page = await fromRedis(listVisits(redis, { start, end, before: request.query.before, limit: Number(request.query.limit) }))
     return { day, ...page }
   })
 

@@ -62,7 +62,8 @@ export const Visit = Type.Object({
 
 export const VisitsQuery = Type.Object({
   day: Type.Optional(DayOrToday),
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
+  // A pattern, not an integer range: Fastify's coercion turns "1e309" into Infinity and lets it through.
+  limit: Type.String({ pattern: '^(1000|[1-9][0-9]{0,2})$', default: '50', description: 'Visits per page, 1 to 1000' }),
   before: Type.Optional(LogCursor)
 })
 

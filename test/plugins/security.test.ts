@@ -1,6 +1,6 @@
 import { chromium } from 'playwright-core'
 import t from 'tap'
-import { FAILED_ATTEMPTS_PER_MINUTE } from '../../plugins/stats-auth.js'
+import { ADDRESSES_TRACKED, FAILED_ATTEMPTS_PER_MINUTE } from '../../plugins/stats-auth.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis } from '../helpers/redis.js'
 
@@ -63,4 +63,15 @@ t.test('bodies and headers are size-limited', async (t) => {
   const response = await fetch(`${address}/`, { headers: { 'x-padding': 'p'.repeat(20_000) } })
   t.equal(response.status, 431)
   t.equal(await redis.client.dbsize(), 0, 'nothing was written')
+})
+
+t.test('the wrong-token memory is bounded: the oldest address is forgotten first', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN })
+  const guess = async (remoteAddress: string): Promise<number> =>
+    (await app.inject({ url: '/visitors', remoteAddress, headers: { authorization: 'Bearer wrong-token-0123456789' } })).statusCode
+  for (let i = 0; i < FAILED_ATTEMPTS_PER_MINUTE; i += 1) await guess('198.51.100.1')
+  t.equal(await guess('198.51.100.1'), 429, 'blocked')
+  for (let i = 0; i < ADDRESSES_TRACKED; i += 1) await guess(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`)
+  t.equal(await guess('198.51.100.1'), 401, 'forgotten once as many other addresses came after it')
 })

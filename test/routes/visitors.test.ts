@@ -56,6 +56,8 @@ t.test('the log is paginated with a cursor, limit capped at 1000', async (t) => 
   t.same(seen, [...seen].sort().reverse(), 'newest first')
   t.equal((await app.inject({ url: '/visitors?limit=1001', headers: AUTH })).statusCode, 400)
   t.equal((await app.inject({ url: '/visitors?limit=0', headers: AUTH })).statusCode, 400)
+  t.equal((await app.inject({ url: '/visitors?limit=1e309', headers: AUTH })).statusCode, 400, 'not coerced to Infinity')
+  t.equal((await app.inject({ url: '/visitors?limit=1000', headers: AUTH })).statusCode, 200)
   t.equal((await app.inject({ url: '/visitors?before=*', headers: AUTH })).statusCode, 400)
   t.equal((await app.inject({ url: '/visitors?day=2026-02-30', headers: AUTH })).statusCode, 400)
   t.same((await app.inject({ url: '/visitors?day=2001-01-01', headers: AUTH })).json(), { day: '2001-01-01', visits: [], next: null })

@@ -166,3 +166,17 @@ t.test('a long outage is written in batches of at most 500 views, in order', asy
   const log = await redis.client.xrange('thead:visits', '-', '+')
   t.same(log.map(([, fields]) => fields[3]), Array.from({ length: 1200 }, (_, index) => `visitor-${index}`), 'in the order they came')
 })
+
+t.test('a batch still on its way when the recorder closes is not retried after', async (t) => {
+  const { redis, built } = await setUp(t)
+  const recorder = recorderOf(t, built, { waitReplicas: 1, waitTimeoutMs: 50 })
+  const waitCalls = async (): Promise<number> => Number(/cmdstat_wait:calls=(\d+)/.exec(await redis.client.info('commandstats'))?.[1] ?? 0)
+  const answer = recorder.record(viewBy('alice'))
+  // Let the batch go out (its WAIT will find no replica), then close before it comes back.
+  await new Promise((resolve) => setImmediate(resolve))
+  const batches = recorder.close()
+  t.equal(batches.length, 1, 'the unconfirmed batch is handed back for the journal')
+  t.equal(await answer, null, 'its page is released')
+  await sleep(300)
+  t.equal(await waitCalls(), 1, 'sent once, never retried after the close')
+})
