@@ -1,0 +1,75 @@
+import type { Request } from 'autocannon'
+
+/** A current desktop browser: isbot takes empty, curl and autocannon agents for bots. */
+export const BROWSER_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+
+/**
+ * Requests each connection cycles through. Every request comes from an address of its own
+ * (X-Forwarded-For, the servers trust the loopback proxy), so the per-IP view limit counts
+ * as it would for real visitors and never cuts a view: no address comes back within a minute
+ * more than a few times.
+ */
+const REQUESTS_PER_CONNECTION = 200
+
+/** Of the returning-visitor traffic, the share of views by someone new. */
+const NEW_VISITOR_SHARE = 0.1
+
+/** An address of the benchmarking range 198.18.0.0/15 (RFC 2544), one per number: only ever a header value. */
+export function visitorAddress (index: number): string {
+  return `198.${18 + ((index >>> 16) & 1)}.${(index >>> 8) & 0xff}.${index & 0xff}`
+}
+
+function browserRequest (address: string, cookie: string | undefined): Request {
+  const headers: Record<string, string> = {
+    'user-agent': BROWSER_USER_AGENT,
+    accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+    'accept-language': 'en-GB,en;q=0.9',
+    'x-forwarded-for': address
+  }
+  if (cookie !== undefined) headers.cookie = cookie
+  return { method: 'GET', path: '/', headers }
+}
+
+/** Per connection, its requests: every one a first visit (no cookie). */
+export function newVisitorTraffic (connections: number): Request[][] {
+  return Array.from({ length: connections }, (_, connection) =>
+    Array.from({ length: REQUESTS_PER_CONNECTION }, (_, index) =>
+      browserRequest(visitorAddress(connection * REQUESTS_PER_CONNECTION + index), undefined)))
+}
+
+/**
+ * Per connection, its requests: most carry a visitor cookie from `cookies` (a `name=value`
+ * pair the app issued), spread so each visitor comes back on many connections; the rest are new.
+ */
+export function returningVisitorTraffic (connections: number, cookies: string[]): Request[][] {
+  const everyNth = Math.round(1 / NEW_VISITOR_SHARE)
+  return Array.from({ length: connections }, (_, connection) =>
+    Array.from({ length: REQUESTS_PER_CONNECTION }, (_, index) => {
+      const request = connection * REQUESTS_PER_CONNECTION + index
+      const cookie = index % everyNth === 0 ? undefined : cookies[request % cookies.length]
+      return browserRequest(visitorAddress(request), cookie)
+    }))
+}
+
+/**
+ * Visitor cookies the app itself issues: one page view each, from addresses the benchmark's
+ * traffic doesn't use. Returns `name=value` pairs, ready for a Cookie header.
+ */
+export async function issueVisitorCookies (origin: string, count: number, firstAddress: number): Promise<string[]> {
+  const cookies: string[] = []
+  for (let index = 0; index < count; index += 1) {
+    const response = await fetch(`${origin}/`, {
+      headers: { 'user-agent': BROWSER_USER_AGENT, 'x-forwarded-for': visitorAddress(firstAddress + index) }
+    })
+    await response.arrayBuffer()
+    const setCookie = response.headers.get('set-cookie')
+    if (setCookie === null) throw new Error('the app set no visitor cookie on a first visit')
+    cookies.push(setCookie.slice(0, setCookie.indexOf(';')))
+  }
+  return cookies
+}
+
+/** Addresses used by the benchmark's traffic are below this; cookie issuing starts here. */
+export function firstUnusedAddress (connections: number): number {
+  return connections * REQUESTS_PER_CONNECTION
+}
