@@ -16,11 +16,15 @@ export interface Built {
   logs: Array<Record<string, unknown>>
 }
 
-/**
- * A ready app on the given environment (REDIS_URL and the like), closed on teardown. It waits
- * for its Redis connection unless `waitForRedis` is false, so counts are there from the start.
- */
-export async function build (t: Test, env: Record<string, string>, { waitForRedis = true } = {}): Promise<Built> {
+export interface BuildOptions {
+  /** Wait for the Redis connection, so counts are there from the start (default true). */
+  waitForRedis?: boolean
+  /** Registers routes of the test's own beside the app's, before it is ready. */
+  routes?: (fastify: FastifyInstance) => void
+}
+
+/** A ready app on the given environment (REDIS_URL and the like), closed on teardown. */
+export async function build (t: Test, env: Record<string, string>, { waitForRedis = true, routes }: BuildOptions = {}): Promise<Built> {
   const config = loadConfig({
     COOKIE_SECRET: TEST_COOKIE_SECRET,
     EMBEDDED_REDIS: 'off',
@@ -36,6 +40,7 @@ export async function build (t: Test, env: Record<string, string>, { waitForRedi
   })
   const fastify = Fastify({ ...serverOptions(config), logger: { level: 'info', stream } })
   await fastify.register(app, { config })
+  routes?.(fastify)
   t.teardown(() => fastify.close())
   await fastify.ready()
   if (waitForRedis && fastify.redis.status !== 'ready') await once(fastify.redis, 'ready')

@@ -1,35 +1,13 @@
-import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
-import Fastify, { type FastifyInstance } from 'fastify'
-import t, { type Test } from 'tap'
-import app, { serverOptions } from '../../src/app.js'
+import t from 'tap'
 import { dayIn } from '../../src/calendar.js'
-import { loadConfig } from '../../src/config.js'
 import { RedisUnavailableError } from '../../src/errors.js'
-import { build, TEST_COOKIE_SECRET } from '../helpers/build.js'
+import { build } from '../helpers/build.js'
 import { waitUntil } from '../helpers/processes.js'
 import { startTestRedis } from '../helpers/redis.js'
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
 const TOKEN = 'app-test-token-0123456789'
-
-/** The app with extra routes of the test's own registered beside it, and its log lines. */
-async function appWith (t: Test, redisUrl: string, routes: (fastify: FastifyInstance) => void): Promise<{ app: FastifyInstance, logs: Array<Record<string, unknown>> }> {
-  const config = loadConfig({ REDIS_URL: redisUrl, COOKIE_SECRET: TEST_COOKIE_SECRET, SPOOL_JOURNAL: `${t.testdir()}/spool.journal` })
-  const logs: Array<Record<string, unknown>> = []
-  const stream = new Writable({
-    write (chunk: Buffer, _encoding, done) {
-      logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>)
-      done()
-    }
-  })
-  const fastify = Fastify({ ...serverOptions(config), logger: { level: 'info', stream } })
-  await fastify.register(app, { config })
-  routes(fastify)
-  t.teardown(() => fastify.close())
-  await fastify.ready()
-  return { app: fastify, logs }
-}
 
 t.test('an address with nothing at it answers a JSON 404, and writes nothing', async (t) => {
   const redis = await startTestRedis(t)
@@ -53,10 +31,10 @@ t.test('an address with nothing at it answers a JSON 404, and writes nothing', a
 
 t.test('an unexpected failure answers 500 with a neutral message, and the details go to the log only', async (t) => {
   const redis = await startTestRedis(t)
-  const { app, logs } = await appWith(t, redis.url, (fastify) => {
+  const { app, logs } = await build(t, { REDIS_URL: redis.url }, { waitForRedis: false, routes: (fastify) => {
     fastify.get('/test/crash', async () => { throw new Error('secret detail: password=hunter2 at /srv/thead/src/x.ts:12') })
     fastify.get('/test/upstream', async () => { throw Object.assign(new Error('upstream said: internal host 10.1.2.3'), { statusCode: 502 }) })
-  })
+  } })
   for (const url of ['/test/crash', '/test/upstream']) {
     const response = await app.inject({ url })
     t.equal(response.statusCode, 500, `${url}: a 500`)
@@ -69,10 +47,10 @@ t.test('an unexpected failure answers 500 with a neutral message, and the detail
 
 t.test('client mistakes keep their status and message; Redis trouble is a 503 with ours', async (t) => {
   const redis = await startTestRedis(t)
-  const { app, logs } = await appWith(t, redis.url, (fastify) => {
+  const { app, logs } = await build(t, { REDIS_URL: redis.url }, { waitForRedis: false, routes: (fastify) => {
     fastify.get('/test/teapot', async () => { throw Object.assign(new Error('I only make tea'), { statusCode: 418 }) })
     fastify.get('/test/redis', async () => { throw new RedisUnavailableError(new Error('connect ECONNREFUSED 127.0.0.1:6379')) })
-  })
+  } })
   t.same((await app.inject({ url: '/test/teapot' })).json(), { statusCode: 418, error: 'I\'m a Teapot', message: 'I only make tea' })
   const unavailable = await app.inject({ url: '/test/redis' })
   t.equal(unavailable.statusCode, 503)
