@@ -90,3 +90,15 @@ t.test('cookieless ids stay stable while Redis is away', async (t) => {
   await app.views.flush(10_000)
   t.equal(await redis.client.pfcount(`page:index:uniques:${dayIn(app.config.timeZone)}`), 1, 'one visitor, counted once Redis is back')
 })
+
+t.test('X-Forwarded-For is believed only from a configured proxy', async (t) => {
+  const redis = await startTestRedis(t)
+  const direct = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN, LOG_FULL_IP: 'true' })
+  await direct.app.inject({ url: '/', remoteAddress: '198.51.100.7', headers: { 'user-agent': FIREFOX, 'x-forwarded-for': '203.0.113.99' } })
+  const proxied = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN, LOG_FULL_IP: 'true', TRUST_PROXY: '198.51.100.0/24' })
+  await proxied.app.inject({ url: '/', remoteAddress: '198.51.100.7', headers: { 'user-agent': FIREFOX, 'x-forwarded-for': '203.0.113.99' } })
+  await proxied.app.inject({ url: '/', remoteAddress: '192.0.2.1', headers: { 'user-agent': FIREFOX, 'x-forwarded-for': '203.0.113.98' } })
+  const { visits } = (await direct.app.inject({ url: '/visitors', headers: { authorization: `Bearer ${TOKEN}` } })).json()
+  t.same(visits.map((visit: { ip: string }) => visit.ip).sort(), ['192.0.2.1', '198.51.100.7', '203.0.113.99'], 'a visitor cannot choose the address logged; the trusted proxy can')
+  t.same([...new Set((await redis.client.keys('thead:limit:*')).map((key) => key.split(':')[2]))].sort(), ['192.0.2.1', '198.51.100.7', '203.0.113.99'], 'nor the address rate-limited')
+})
