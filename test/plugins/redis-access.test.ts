@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process'
 import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { projectRoot } from '../../src/config.js'
 import { build } from '../helpers/build.js'
 import { freePort, startTestRedis } from '../helpers/redis.js'
+import { makeTestCertificates } from '../helpers/tls.js'
 
 const TOKEN = 'redis-access-token-0123456789'
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
@@ -45,16 +45,9 @@ t.test('username and password may come apart from the URL', async (t) => {
 })
 
 t.test('TLS to Redis with rediss:// and a private CA', async (t) => {
-  const dir = t.testdir()
-  const openssl = (...args: string[]): void => { execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' }) }
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=thead test CA', '-keyout', 'ca.key', '-out', 'ca.pem')
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', 'redis.key', '-out', 'redis.csr')
-  openssl('x509', '-req', '-in', 'redis.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-copy_extensions', 'copy', '-out', 'redis.pem')
+  const certificates = makeTestCertificates(t.testdir())
   const tlsPort = await freePort()
-  const redis = await startTestRedis(t, {
-    port: tlsPort,
-    args: ['--port', '0', '--tls-port', String(tlsPort), '--tls-cert-file', join(dir, 'redis.pem'), '--tls-key-file', join(dir, 'redis.key'), '--tls-ca-cert-file', join(dir, 'ca.pem'), '--tls-auth-clients', 'no']
-  })
-  const { app } = await build(t, { REDIS_URL: `rediss://127.0.0.1:${redis.port}`, REDIS_TLS_CA: join(dir, 'ca.pem'), STATS_TOKEN: TOKEN })
+  const redis = await startTestRedis(t, { port: tlsPort, args: certificates.serverArgs(tlsPort) })
+  const { app } = await build(t, { REDIS_URL: `rediss://127.0.0.1:${redis.port}`, REDIS_TLS_CA: certificates.ca, STATS_TOKEN: TOKEN })
   await exerciseEverything(t, app)
 })

@@ -1,19 +1,16 @@
-import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { dayIn } from '../../src/calendar.js'
 import { startRedisProcess } from '../../src/redis-process.js'
 import { build } from '../helpers/build.js'
+import { makeTestCertificates } from '../helpers/tls.js'
 import { distinctFreePorts } from '../helpers/topology.js'
 
 t.test('Sentinel over TLS: the app finds the master through a TLS sentinel and writes over TLS', async (t) => {
   const dir = t.testdir()
-  const openssl = (...args: string[]): void => { execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' }) }
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=thead test CA', '-keyout', 'ca.key', '-out', 'ca.pem')
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', 'redis.key', '-out', 'redis.csr')
-  openssl('x509', '-req', '-in', 'redis.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-copy_extensions', 'copy', '-out', 'redis.pem')
-  const tls = (port: number): string[] => ['--port', '0', '--tls-port', String(port), '--tls-cert-file', join(dir, 'redis.pem'), '--tls-key-file', join(dir, 'redis.key'), '--tls-ca-cert-file', join(dir, 'ca.pem'), '--tls-auth-clients', 'no', '--tls-replication', 'yes']
+  const certificates = makeTestCertificates(dir)
+  const tls = (port: number): string[] => [...certificates.serverArgs(port), '--tls-replication', 'yes']
   const [masterPort, replicaPort, sentinelPort] = await distinctFreePorts(3) as [number, number, number]
   const master = await startRedisProcess({ port: masterPort, dir, args: ['--save', '', ...tls(masterPort)] })
   t.teardown(() => master.stop('SIGKILL'))
@@ -27,7 +24,7 @@ t.test('Sentinel over TLS: the app finds the master through a TLS sentinel and w
   const { app } = await build(t, {
     REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`,
     REDIS_TLS: 'true',
-    REDIS_TLS_CA: join(dir, 'ca.pem'),
+    REDIS_TLS_CA: certificates.ca,
     REDIS_WAIT_TIMEOUT_MS: '2000'
   })
   for (let i = 0; i < 3; i += 1) t.equal((await app.inject({ url: '/', headers: { 'user-agent': 'curl/8' } })).statusCode, 200)
