@@ -47,15 +47,17 @@ const adPageRoutes: FastifyPluginAsync = async (fastify) => {
   async function recordView (page: PageConfig, request: FastifyRequest, reply: FastifyReply): ReturnType<typeof fastify.views.record> {
     const day = dayIn(config.timeZone)
     const visitor = await reply.identifyVisitor(day)
+    // request.ip is a getter that walks X-Forwarded-For again on every read when a proxy is trusted.
+    const clientIp = request.ip
     return await fastify.views.record({
       page: page.name,
       day,
       kind: isBotRequest(request) ? 'b' : config.honorDnt && asksNotToBeTracked(request) ? 'p' : 'h',
-      clientIp: request.ip,
+      clientIp,
       visit: {
         visitor: visitor.id,
         time: Date.now(),
-        ip: loggedIp(request.ip, config.logFullIp),
+        ip: loggedIp(clientIp, config.logFullIp),
         userAgent: loggedUserAgent(request.headers['user-agent']),
         referrer: loggedReferrer(request.headers.referer)
       }
