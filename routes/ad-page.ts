@@ -2,17 +2,21 @@ import { resolve } from 'node:path'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { isbot } from 'isbot'
 import { AdPage } from '../src/ad-page.js'
-import { dayIn } from '../src/calendar.js'
+import { today } from '../src/calendar.js'
 import { projectRoot } from '../src/config.js'
 import type { ViewOutcome } from '../src/data-model.js'
+import { memoize } from '../src/memo.js'
 import type { PageConfig } from '../src/pages.js'
 import { loggedIp, loggedReferrer, loggedUserAgent } from '../src/visit.js'
+
+/** isbot tries a long pattern on every call; the same few user agents make most views. */
+const isBotAgent = memoize(isbot, { capacity: 1000, maxKeyLength: 512 })
 
 /** Crawlers, and browsers fetching a page ahead of a click that may never come. */
 export function isBotRequest (request: FastifyRequest): boolean {
   const { headers } = request
   const purpose = headers['sec-purpose'] ?? headers.purpose ?? headers['x-moz'] ?? headers['x-purpose']
-  return (typeof purpose === 'string' && purpose.includes('prefetch')) || isbot(headers['user-agent'] ?? '')
+  return (typeof purpose === 'string' && purpose.includes('prefetch')) || isBotAgent(headers['user-agent'] ?? '')
 }
 
 /** Do Not Track or Global Privacy Control. */
@@ -45,7 +49,7 @@ const adPageRoutes: FastifyPluginAsync = async (fastify) => {
   }
 
   async function recordView (page: PageConfig, request: FastifyRequest, reply: FastifyReply): ReturnType<typeof fastify.views.record> {
-    const day = dayIn(config.timeZone)
+    const day = today(config.timeZone)
     const visitor = await reply.identifyVisitor(day)
     // request.ip is a getter that walks X-Forwarded-For again on every read when a proxy is trusted.
     const clientIp = request.ip

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { dayIn, daysBetween, isCalendarDay } from '../src/calendar.js'
+import { daysBetween, isCalendarDay, today } from '../src/calendar.js'
 import type { Config } from '../src/config.js'
 import { ClientError, fromRedis } from '../src/errors.js'
 import type { PageConfig } from '../src/pages.js'
@@ -19,7 +19,7 @@ export function pageNamed (config: Config, name: string | undefined): PageConfig
 
 /** A calendar day from a validated parameter; `today` is today in the configured zone. */
 export function calendarDay (config: Config, text: string): string {
-  const day = text === 'today' ? dayIn(config.timeZone) : text
+  const day = text === 'today' ? today(config.timeZone) : text
   if (!isCalendarDay(day)) throw new ClientError(400, `${day} is not a calendar date`)
   return day
 }

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import proxyAddr from '@fastify/proxy-addr'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
+import { memoize } from './memo.js'
 import { loadPages, type PageConfig } from './pages.js'
 
 /** The project root (the nearest folder above with a package.json), from src/ and dist/src/ alike. */
@@ -51,7 +53,7 @@ export interface Config {
   port: number
   host: string
   /** Fastify's trustProxy: whom to believe about the client's address and protocol. */
-  trustProxy: boolean | string[] | ((address: string, hop: number) => boolean)
+  trustProxy: boolean | ((address: string, hop: number) => boolean)
   logLevel: string
   redis: RedisConfig
   embeddedRedis: 'auto' | 'off'
@@ -174,7 +176,16 @@ function parseTrustProxy (value: string): Config['trustProxy'] {
     const hops = Number(value)
     return (_address, hop) => hop < hops
   }
-  return value.split(',')
+  let isProxy: (address: string, hop: number) => boolean
+  try {
+    isProxy = proxyAddr.compile(value.split(','))
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: TRUST_PROXY: ${(error as Error).message}`)
+  }
+  // Given the list, Fastify would parse every address of every request again; a few proxies
+  // and clients make most requests, so the answers are remembered.
+  const isKnownProxy = memoize((address) => isProxy(address, 0), { capacity: 10_000, maxKeyLength: 64 })
+  return (address) => isKnownProxy(address)
 }
 
 function parseHostPort (entry: string): { host: string, port: number } {

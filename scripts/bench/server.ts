@@ -17,7 +17,7 @@ import securityHeadersPlugin from '../../plugins/security-headers.js'
 import { VISITOR_COOKIE } from '../../plugins/visitor-cookie.js'
 import { AdPage } from '../../src/ad-page.js'
 import app, { serverOptions } from '../../src/app.js'
-import { dayIn } from '../../src/calendar.js'
+import { today } from '../../src/calendar.js'
 import { loadConfig, projectRoot, type Config } from '../../src/config.js'
 import type { PageConfig } from '../../src/pages.js'
 
@@ -79,7 +79,7 @@ function seedCounter (fastify: FastifyInstance, config: Config): Counter {
   fastify.addHook('onClose', async () => { await redis.quit() })
   const page = config.pages[0] as PageConfig
   return async () => {
-    const key = `page:${page.name}:counter:${dayIn(config.timeZone)}`
+    const key = `page:${page.name}:counter:${today(config.timeZone)}`
     await redis.incr(key)
     return Number(await redis.get(key))
   }

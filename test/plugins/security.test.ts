@@ -14,7 +14,13 @@ t.test('every answer carries security headers and a script-tight CSP', async (t)
     t.match(headers['content-security-policy'], /script-src 'self'(;|$)/, `${url}: no inline script`)
     t.match(headers['content-security-policy'], /frame-ancestors 'none'/)
     t.equal(headers['x-content-type-options'], 'nosniff')
+    t.equal(headers['x-frame-options'], 'SAMEORIGIN')
+    t.match(headers['strict-transport-security'], /max-age=\d+/)
+    t.equal(headers['referrer-policy'], 'no-referrer')
+    t.equal(headers['cross-origin-opener-policy'], 'same-origin')
   }
+  const docs = await app.inject({ url: '/docs/static/index.html' })
+  t.match(docs.headers['content-security-policy'], /img-src 'self' data: validator\.swagger\.io/, 'the API docs keep their own CSP')
 })
 
 t.test('the ad page passes its CSP in a real browser', async (t) => {

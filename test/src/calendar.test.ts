@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { dayBounds, dayIn, daysBetween, expiryOfDay, isCalendarDay } from '../../src/calendar.js'
+import { dayBounds, dayIn, daysBetween, expiryOfDay, isCalendarDay, today } from '../../src/calendar.js'
 
 const HOUR = 3600_000
 
@@ -9,6 +9,15 @@ t.test('the day of an instant depends on the time zone', async (t) => {
   t.equal(dayIn('Asia/Tokyo', lateEvening), '2026-03-02', 'already tomorrow in Tokyo')
   t.equal(dayIn('America/Los_Angeles', new Date('2026-03-02T07:00:00Z')), '2026-03-01', 'still yesterday in Los Angeles')
   t.match(dayIn('UTC'), /^\d{4}-\d{2}-\d{2}$/, 'now, by default')
+})
+
+t.test('today, remembered for a second, still turns at the zone\'s midnight to the millisecond', async (t) => {
+  const midnightInTokyo = Date.parse('2026-03-01T15:00:00Z')
+  t.equal(today('Asia/Tokyo', midnightInTokyo - 1), '2026-03-01', 'the last millisecond of the day')
+  t.equal(today('Asia/Tokyo', midnightInTokyo), '2026-03-02', 'the first of the next')
+  t.equal(today('UTC', midnightInTokyo), '2026-03-01', 'each zone its own day in the same second')
+  t.equal(today('Asia/Tokyo', midnightInTokyo + 999), '2026-03-02')
+  t.equal(today('UTC'), dayIn('UTC'), 'now, by default')
 })
 
 t.test('only real calendar dates written YYYY-MM-DD are days', async (t) => {

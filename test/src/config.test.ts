@@ -114,6 +114,7 @@ t.test('a bad value is refused with one line naming the variable', async (t) => 
     'a time zone that does not exist': [{ TIME_ZONE: 'Mars/Olympus_Mons' }, /TIME_ZONE "Mars\/Olympus_Mons" is not an IANA time zone/],
     'an unknown visitor id mode': [{ VISITOR_ID_MODE: 'fingerprint' }, /VISITOR_ID_MODE/],
     'a trust-proxy value that is no address': [{ TRUST_PROXY: 'everyone' }, /TRUST_PROXY/],
+    'a trust-proxy address out of range': [{ TRUST_PROXY: '127.0.0.1,10.0.0.300' }, /TRUST_PROXY: invalid IP address: 10.0.0.300/],
     'a negative view limit': [{ VIEW_LIMIT_PER_IP: '-1' }, /VIEW_LIMIT_PER_IP/],
     'a page wait over 5 s': [{ PAGE_COUNT_WAIT_MS: '6000' }, /PAGE_COUNT_WAIT_MS/],
     'an empty spool': [{ SPOOL_LIMIT: '0' }, /SPOOL_LIMIT must be >= 1/],
@@ -163,7 +164,11 @@ t.test('TLS is on for rediss:// URLs and with REDIS_TLS, with an optional privat
 t.test('TRUST_PROXY takes yes or no, a hop count, or proxy addresses', async (t) => {
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
   t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
-  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8,::1,127.0.0.1' }).trustProxy, ['10.0.0.0/8', '::1', '127.0.0.1'])
+  const proxies = loadConfig({ TRUST_PROXY: '10.0.0.0/8,::1,127.0.0.1' }).trustProxy
+  if (typeof proxies !== 'function') throw new Error('a list of proxies should be a function')
+  const addresses = ['10.1.2.3', '::1', '127.0.0.1', '::ffff:127.0.0.1', '11.0.0.1', '127.0.0.2', '::2', 'not an address']
+  t.same(addresses.map((address) => proxies(address, 0)), [true, true, true, true, false, false, false, false], 'those addresses and ranges, no others')
+  t.same(addresses.map((address) => proxies(address, 5)), [true, true, true, true, false, false, false, false], 'at any hop')
   const hops = loadConfig({ TRUST_PROXY: '2' }).trustProxy
   if (typeof hops !== 'function') throw new Error('a hop count should be a function')
   t.same([0, 1, 2, 3].map((hop) => hops('10.0.0.1', hop)), [true, true, false, false], 'two proxies are believed, no more')
@@ -184,7 +189,7 @@ t.test('relative paths are the project\'s, whatever the working directory', asyn
 t.test('the project root is the project\'s even when it is checked out under a directory named dist', async (t) => {
   const root = join(mkdtempSync(join(tmpdir(), 'thead-')), 'dist', 'thead')
   t.teardown(() => rmSync(dirname(dirname(root)), { recursive: true, force: true }))
-  for (const file of ['package.json', 'src/config.ts', 'src/pages.ts']) {
+  for (const file of ['package.json', 'src/config.ts', 'src/memo.ts', 'src/pages.ts']) {
     mkdirSync(dirname(join(root, file)), { recursive: true })
     copyFileSync(join(projectRoot, file), join(root, file))
   }
