@@ -26,6 +26,8 @@ interface SealedBatch {
   views: number
   /** Set once the batch was written but not yet held by enough replicas. */
   heldForReplicas?: boolean
+  /** True while it is on its way to Redis. */
+  sending?: boolean
 }
 
 export interface ViewRecorderOptions {
@@ -47,12 +49,17 @@ export interface ViewRecorderOptions {
 
 const RETRY_DELAY_MIN_MS = 25
 const RETRY_DELAY_MAX_MS = 1000
+/**
+ * Batches on their way at once. With one, the service sits idle while Redis runs a batch; a
+ * second overlaps that. The script takes only a writer's next batch, so order still holds.
+ */
+const MAX_BATCHES_IN_FLIGHT = 2
 
 /**
- * Group commit with a spool. Views that arrive while a batch is on its way wait in memory and
- * go together in the next batch: one script call (and one WAIT) per batch, not per view.
- * Batches are written strictly in order and a batch is resent until Redis confirms it, so
- * the writer's batch number is enough to make a resend count once (see RECORD_VIEWS_SCRIPT).
+ * Group commit with a spool. Views that arrive while batches are on their way wait in memory
+ * and go together in the next batch: one script call (and one WAIT) per batch, not per view.
+ * A batch is resent until Redis confirms it, and the script applies a writer's batches only
+ * in order, so the writer's batch number makes a resend count once (see RECORD_VIEWS_SCRIPT).
  */
 export class ViewRecorder {
   readonly writerId = randomUUID()
@@ -63,7 +70,7 @@ export class ViewRecorder {
   #seq = 0
   #pending: Array<{ view: View, waiter: Waiter }> = []
   #sealed: SealedBatch[]
-  #inFlight = false
+  #inFlight = 0
   #scheduled = false
   #retryTimer: NodeJS.Timeout | undefined
   #retryDelayMs = RETRY_DELAY_MIN_MS
@@ -81,6 +88,11 @@ export class ViewRecorder {
     }))
     options.redis.on('ready', this.#onReady)
     this.#schedule()
+  }
+
+  /** Batches on their way to Redis now. */
+  get batchesInFlight (): number {
+    return this.#inFlight
   }
 
   /** Views held in memory, not yet confirmed by Redis. */
@@ -143,7 +155,7 @@ export class ViewRecorder {
   }
 
   #schedule (): void {
-    if (this.#scheduled || this.#inFlight || this.#retryTimer !== undefined || this.#closed) return
+    if (this.#scheduled || this.#inFlight === MAX_BATCHES_IN_FLIGHT || this.#retryTimer !== undefined || this.#closed) return
     this.#scheduled = true
     setImmediate(() => {
       this.#scheduled = false
@@ -152,23 +164,32 @@ export class ViewRecorder {
   }
 
   #writeNext (): void {
-    if (this.#inFlight || this.#closed) return
-    if (this.#sealed.length === 0) {
-      if (this.#pending.length === 0) {
-        for (const resolve of this.#idle.splice(0)) resolve()
-        return
-      }
-      this.#sealed.push(this.#seal())
+    if (this.#inFlight === MAX_BATCHES_IN_FLIGHT || this.#closed) return
+    if (this.#sealed.length === 0 && this.#pending.length === 0) {
+      for (const resolve of this.#idle.splice(0)) resolve()
+      return
     }
-    const head = this.#sealed[0] as SealedBatch
-    this.#inFlight = true
+    // The oldest batch not on its way (one that failed goes again first), else a new one.
+    let head = this.#sealed.find((sealed) => sealed.sending !== true)
+    if (head === undefined) {
+      if (this.#pending.length === 0) return
+      head = this.#seal()
+      this.#sealed.push(head)
+    }
+    this.#send(head)
+    this.#schedule()
+  }
+
+  #send (head: SealedBatch): void {
+    head.sending = true
+    this.#inFlight += 1
     this.#write(head).then((durable) => {
       // Written but not yet replicated holds up the views behind it as much as a failed
       // write: their pages are served at once rather than waiting for it.
       this.#lastWriteFailed = !durable
       if (durable) {
         this.#retryDelayMs = RETRY_DELAY_MIN_MS
-        this.#sealed.shift()
+        this.#sealed.splice(this.#sealed.indexOf(head), 1)
         this.written += head.views
       } else {
         // Once per batch: a replica may be away for a while, and each retry would say the same.
@@ -182,7 +203,8 @@ export class ViewRecorder {
       this.#options.log.warn({ seq: head.batch.seq, depth: this.depth, reason: error.message }, 'batch not written: it stays in the spool')
       this.#retryLater()
     }).finally(() => {
-      this.#inFlight = false
+      head.sending = false
+      this.#inFlight -= 1
       this.#schedule()
     })
   }
@@ -190,7 +212,10 @@ export class ViewRecorder {
   /** Sends a batch; true once it is applied (now or before) and held by enough replicas. */
   async #write (sealed: SealedBatch): Promise<boolean> {
     const { redis, retentionDays, viewLimitPerIp, waitReplicas, waitTimeoutMs } = this.#options
-    const { keys, args } = recordViewsArguments(sealed.batch, { retentionDays, viewLimitPerIp, now: Date.now() })
+    const { batch } = sealed
+    // Every batch of this writer before its oldest one held here (this one, at the latest) is confirmed applied.
+    const oldest = this.#sealed.find((held) => held.batch.writerId === batch.writerId) as SealedBatch
+    const { keys, args } = recordViewsArguments(batch, { retentionDays, viewLimitPerIp, now: Date.now(), oldestUnconfirmed: oldest.batch.seq })
     // The script and its WAIT share a pipeline, so they share a connection: WAIT on any
     // other connection would confirm nothing about this write.
     const pipeline = redis.pipeline().recordViews(keys.length, ...keys, ...args)
@@ -206,7 +231,7 @@ export class ViewRecorder {
   }
 
   #retryLater (): void {
-    if (this.#closed) return
+    if (this.#closed || this.#retryTimer !== undefined) return
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined
       this.#schedule()

@@ -31,6 +31,18 @@ t.test('the visitor log records who visited, anonymised, newest first', async (t
   t.ok(Date.parse(promo.time) >= Date.parse(index.time))
 })
 
+t.test('the log keeps a user agent and referrer as they came, whatever characters they hold', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN })
+  const userAgent = `${FIREFOX} "quoted" \\ back\\slash [1, "2"] {"json": null} caf\u00e9 \u00ff`
+  const referrer = 'https://example.org/a%22b/%5C/%7B%7D/caf%C3%A9'
+  const before = Date.now()
+  await app.inject({ url: '/', headers: { 'user-agent': userAgent, referer: referrer } })
+  const { visits } = (await app.inject({ url: '/visitors', headers: AUTH })).json()
+  t.match(visits[0], { userAgent, referrer })
+  t.ok(Date.parse(visits[0].time) >= before - 1 && Date.parse(visits[0].time) <= Date.now(), 'the time to the millisecond')
+})
+
 t.test('the full address is kept only when configured', async (t) => {
   const redis = await startTestRedis(t)
   const { app } = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN, LOG_FULL_IP: 'true' })

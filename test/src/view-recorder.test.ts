@@ -82,8 +82,8 @@ t.test('past SPOOL_LIMIT views are dropped and counted, never held', async (t) =
 t.test('a batch sent twice counts once: the writer id and number say it was applied', async (t) => {
   const { redis, built } = await setUp(t)
   const batch: ViewBatch = { writerId: 'resend-test', seq: 1, groups: [{ page: 'index', day: DAY, views: [viewBy('alice'), viewBy('bob')] }] }
-  const send = async (sent: ViewBatch): Promise<number[]> => {
-    const { keys, args } = recordViewsArguments(sent, { retentionDays: 400, viewLimitPerIp: 0, now: Date.now() })
+  const send = async (sent: ViewBatch, oldestUnconfirmed = sent.seq): Promise<number[]> => {
+    const { keys, args } = recordViewsArguments(sent, { retentionDays: 400, viewLimitPerIp: 0, now: Date.now(), oldestUnconfirmed })
     return await built.app.redis.recordViews(keys.length, ...keys, ...args)
   }
   t.same(await send(batch), [1, 2, 2, 'nn'], 'applied the first time')
@@ -93,6 +93,41 @@ t.test('a batch sent twice counts once: the writer id and number say it was appl
   t.equal(await redis.client.get(COUNTER), '4')
   t.equal(await redis.client.xlen('thead:visits'), 4, 'nor logged twice')
   t.same(await send({ ...batch, writerId: 'another-writer' }), [1, 6, 2, 'dd'], 'numbers are per writer')
+})
+
+t.test('a batch that overtakes the one before it is refused, and both count once when sent again in order', async (t) => {
+  const { redis, built } = await setUp(t)
+  const send = async (seq: number, visitor: string, oldestUnconfirmed: number): Promise<unknown> => {
+    const batch: ViewBatch = { writerId: 'overtaken', seq, groups: [{ page: 'index', day: DAY, views: [viewBy(visitor)] }] }
+    const { keys, args } = recordViewsArguments(batch, { retentionDays: 400, viewLimitPerIp: 0, now: Date.now(), oldestUnconfirmed })
+    return await built.app.redis.recordViews(keys.length, ...keys, ...args)
+  }
+  await t.rejects(send(2, 'bob', 1), /OUT_OF_ORDER batch 2 came before batch 1/, 'the second batch arrived first: refused')
+  t.equal(await redis.client.get(COUNTER), null, 'and nothing of it written')
+  t.same(await send(1, 'alice', 1), [1, 1, 1, 'n'])
+  t.same(await send(2, 'bob', 1), [1, 2, 2, 'n'], 'sent again after the first, it is applied')
+  await redis.client.del('thead:writer:overtaken')
+  t.same(await send(3, 'carol', 3), [1, 3, 3, 'n'], 'progress lost (idle past its TTL): the oldest unconfirmed batch is the next')
+  await redis.client.del('thead:writer:overtaken')
+  await t.rejects(send(5, 'dave', 4), /OUT_OF_ORDER/, 'but not one after it')
+  t.equal(await redis.client.get(COUNTER), '3')
+})
+
+t.test('a second batch goes while the first is on its way; a third waits, and each page sees its own view', async (t) => {
+  const { redis, built } = await setUp(t)
+  const recorder = recorderOf(t, built)
+  redis.pause()
+  const nextTurn = async (): Promise<void> => { await new Promise((resolve) => setImmediate(resolve)) }
+  const first = recorder.record(viewBy('alice'))
+  await nextTurn()
+  const second = recorder.record(viewBy('bob'))
+  await nextTurn()
+  const third = recorder.record(viewBy('carol'))
+  await nextTurn()
+  t.equal(recorder.batchesInFlight, 2, 'two batches on their way, not three')
+  redis.resume()
+  t.same(await Promise.all([first, second, third]), [1, 2, 3].map((views) => ({ views, uniques: views, outcome: 'n' })))
+  t.equal(await redis.client.get(`thead:writer:${recorder.writerId}`), '3', 'three batches, applied in order')
 })
 
 t.test('with REDIS_WAIT_REPLICAS and no replica, a written batch stays in the spool and is retried until one holds it', async (t) => {
@@ -145,7 +180,7 @@ t.test('replayed batches are written before new views, and count once even if ap
     { writerId: 'earlier-process', seq: 2, groups: [{ page: 'index', day: DAY, views: [viewBy('bob'), viewBy('carol')] }] }
   ]
   // The earlier process got its first batch applied but never heard back.
-  const { keys, args } = recordViewsArguments(earlier[0] as ViewBatch, { retentionDays: 400, viewLimitPerIp: 0, now: Date.now() })
+  const { keys, args } = recordViewsArguments(earlier[0] as ViewBatch, { retentionDays: 400, viewLimitPerIp: 0, now: Date.now(), oldestUnconfirmed: 1 })
   await built.app.redis.recordViews(keys.length, ...keys, ...args)
   const recorder = recorderOf(t, built, { replay: earlier })
   t.equal(recorder.depth, 3, 'the replayed views are in the spool')
