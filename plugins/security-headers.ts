@@ -6,7 +6,7 @@ import helmet, { type HelmetOptions } from 'helmet'
  * Scripts may come only from this service's own files, never inline; styles may be inline
  * because the operator's page templates carry theirs.
  */
-export const HELMET_OPTIONS: HelmetOptions = {
+const HELMET_OPTIONS: HelmetOptions = {
   contentSecurityPolicy: {
     useDefaults: false,
     directives: {
@@ -28,7 +28,7 @@ export const HELMET_OPTIONS: HelmetOptions = {
  * request, and @fastify/helmet builds them again on every request: about a sixth of a bare
  * page's CPU time in the benchmark.
  */
-export function securityHeaders (options: HelmetOptions): Record<string, string> {
+function securityHeaders (options: HelmetOptions): Record<string, string> {
   const headers: Record<string, string> = {}
   const response = {
     setHeader (name: string, value: string) { headers[name.toLowerCase()] = value },

@@ -58,7 +58,8 @@ function cookieVisitors (fastify: FastifyInstance): (reply: FastifyReply) => Vis
   const attributes = `; Max-Age=${COOKIE_MAX_AGE_SECONDS}; Path=/; HttpOnly; SameSite=Lax`
   return (reply) => {
     const raw = reply.request.cookies[VISITOR_COOKIE]
-    const known = raw === undefined ? null : idInCookie(raw)
+    // A cookie far longer than ours is not checked at all, so nobody can make us hash kilobytes.
+    const known = raw === undefined || raw.length > MAX_COOKIE_LENGTH ? null : idInCookie(raw)
     if (known !== null) return { id: known, isNew: false }
     const id = newVisitorId()
     const secure = reply.request.protocol === 'https' ? '; Secure' : ''

@@ -184,8 +184,7 @@ function parseTrustProxy (value: string): Config['trustProxy'] {
   }
   // Given the list, Fastify would parse every address of every request again; a few proxies
   // and clients make most requests, so the answers are remembered.
-  const isKnownProxy = memoize((address) => isProxy(address, 0), { capacity: 10_000, maxKeyLength: 64 })
-  return (address) => isKnownProxy(address)
+  return memoize((address) => isProxy(address, 0), { capacity: 10_000, maxKeyLength: 64 })
 }
 
 function parseHostPort (entry: string): { host: string, port: number } {
