@@ -34,11 +34,14 @@ const adPageRoutes: FastifyPluginAsync = async (fastify) => {
     const adPage = AdPage.fromFile(resolve(projectRoot, page.template))
     fastify.get(page.path, {
       schema: {
-        summary: `The ${page.name} page; each load counts as a view`,
+        summary: `The ${page.name} page; each GET counts as a view, a HEAD does not`,
         produces: ['text/html'],
         response: { 200: { type: 'string', description: 'The page, with today\'s views and unique visitors' } }
       }
     }, async function servePage (request, reply) {
+      // HEAD is what uptime monitors and link checkers send; it is not a view, so it is not
+      // recorded and gets no visitor cookie: the page is served without its numbers.
+      if (request.method === 'HEAD') return reply.type('text/html; charset=utf-8').header('thead-view', 'not-counted').send(adPage.render(null))
       const counts = await recordView(page, request, reply)
       // 'pending': Redis did not answer in time; the view waits in the spool and is counted later.
       const taken = counts?.outcome == null ? 'pending' : VIEW_HEADER[counts.outcome]

@@ -155,3 +155,28 @@ t.test('over a real socket', async (t) => {
   const stats = await fetch(`${address}/stats/today`)
   t.same(await stats.json(), { page: 'index', day: today(), views: 2, uniques: 1, new: 1, returning: 0, bots: 0, limited: 0 })
 })
+
+t.test('a HEAD is not a view: monitors and link checkers send it', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  for (const [name, url] of [['index', '/'], ['promo', '/promo']] as const) {
+    for (const headers of [BROWSER, CURL]) {
+      const response = await app.inject({ method: 'HEAD', url, headers })
+      t.equal(response.statusCode, 200, `HEAD ${url}: 200`)
+      t.match(response.headers['content-type'], /^text\/html/, `HEAD ${url}: an HTML page`)
+      t.equal(response.headers['thead-view'], 'not-counted', `HEAD ${url}: says it was not counted`)
+      t.equal(response.headers['set-cookie'], undefined, `HEAD ${url}: no visitor cookie`)
+      t.equal(response.body, '', `HEAD ${url}: no body`)
+    }
+    t.equal(await redis.client.get(`page:${name}:counter:${today()}`), null, `${name}: no view today`)
+    t.equal(await redis.client.get(`page:${name}:counter`), null, `${name}: no view all-time`)
+  }
+  t.equal(await redis.client.xlen('thead:visits'), 0, 'nothing in the visitor log')
+
+  const get = await app.inject({ url: '/', headers: BROWSER })
+  t.equal(get.headers['thead-view'], 'counted')
+  t.same(shownCounts(get.body), { views: '1', uniques: '1' }, 'a GET afterwards is the first view')
+  t.equal(await redis.client.get(`page:index:counter:${today()}`), '1')
+  t.equal(await redis.client.get('page:index:counter'), '1')
+  t.equal(await redis.client.xlen('thead:visits'), 1, 'and the only entry in the visitor log')
+})
