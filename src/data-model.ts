@@ -12,7 +12,7 @@
  * | thead:visits                         | stream      | entries older than RETENTION_DAYS, and  |
  * |                                      |             | beyond VISIT_LOG_MAX_ENTRIES, trimmed   |
  * | thead:visitor:<id>                   | hash        | RETENTION_DAYS after the last visit     |
- * | thead:visitor:<id>:recent            | list        | RETENTION_DAYS after the last visit     |
+ * | thead:visitor:<id>:recent            | list        | no longer written (legacyVisitorRecent) |
  * | thead:limit:<client ip>:<minute>     | string      | 60 seconds                              |
  * | thead:salt:<YYYY-MM-DD>              | string      | SALT_TTL_SECONDS (two days)             |
  * | thead:writer:<instance id>           | string      | WRITER_PROGRESS_TTL_SECONDS             |
@@ -33,10 +33,17 @@ export const keys = {
   referrersOnDay: (page: string, day: string) => `page:${page}:referrers:${day}`,
   /** The visitor log: one entry per human view, of every page. */
   visitLog: () => 'thead:visits',
-  /** One visitor's summary: `first` and `last` seen (ms), `firstDay`, `visits`, `day:<page>` last day per page. */
+  /**
+   * One visitor's summary: `first` and `last` seen (ms), `firstDay`, `visits`, `day:<page>` last
+   * day per page, and `recent`, the log entry ids of their latest views, newest first, joined by spaces.
+   */
   visitor: (id: string) => `thead:visitor:${id}`,
-  /** The visit-log entry ids of one visitor's latest views, newest first. */
-  visitorRecent: (id: string) => `thead:visitor:${id}:recent`,
+  /**
+   * A visitor's latest log entry ids as a list, as versions before `recent` moved into the
+   * summary wrote it. It is still read and erased, and expires RETENTION_DAYS after such a
+   * version last wrote it; after that, nothing holds one and this can go.
+   */
+  legacyVisitorRecent: (id: string) => `thead:visitor:${id}:recent`,
   /** The day's salt for cookieless visitor ids (VISITOR_ID_MODE=cookieless). */
   salt: (day: string) => `thead:salt:${day}`,
   /** Views counted from one client address in one minute, for VIEW_LIMIT_PER_IP. */
@@ -71,8 +78,8 @@ export const REFERRERS_KEPT_PER_DAY = 100
  * ARGV[8] views counted per client IP and minute (0: no limit), ARGV[9] the writer's oldest
  * batch not yet confirmed to it (every batch before it was applied).
  * Then per (page, day) group: five keys (all-time views, day views, day uniques, day breakdown,
- * day referrers) and three per view (the visitor's summary, their recent list, the client's
- * rate-limit counter or ''); and ARGV: page, day, expire-at (unix seconds), and the views as
+ * day referrers) and two per view (the visitor's summary and the client's rate-limit counter
+ * or ''); and ARGV: page, day, expire-at (unix seconds), and the views as
  * one JSON list of six strings each (kind, visitor id, time in ms, ip, user agent, referrer):
  * one argument instead of six per view, which the client encodes much faster.
  * A view's kind is 'h' (a person), 'b' (a bot or prefetch) or 'p' (a person asking not to be
@@ -97,7 +104,7 @@ if seq == progress + 1 then
   applied = 1
   redis.call('SET', KEYS[1], seq, 'EX', ARGV[2])
 end
-local limit = tonumber(ARGV[8])
+local limit, keepRecent = tonumber(ARGV[8]), tonumber(ARGV[7])
 local result = { applied }
 local k, a = 3, 10
 while k <= #KEYS do
@@ -107,8 +114,10 @@ while k <= #KEYS do
   local outcomes = {}
   if applied == 1 then
     local counted, people = 0, 0
+    -- The breakdown's fields, summed over the group: one HINCRBY per field, not per view.
+    local tally = { limited = 0, bots = 0, new = 0, returning = 0 }
     for v = 0, n - 1 do
-      local summary, recent, limiter = KEYS[k + 5 + v * 3], KEYS[k + 6 + v * 3], KEYS[k + 7 + v * 3]
+      local summary, limiter = KEYS[k + 5 + v * 2], KEYS[k + 6 + v * 2]
       local outcome, visitor, time, ip, agent, referrer = unpack(views[v + 1])
       if limit > 0 and limiter ~= '' then
         local used = redis.call('INCR', limiter)
@@ -116,33 +125,36 @@ while k <= #KEYS do
         if used > limit then outcome = 'l' end
       end
       if outcome == 'l' then
-        redis.call('HINCRBY', breakdown, 'limited', 1)
+        tally.limited = tally.limited + 1
       else
         counted = counted + 1
-        if outcome == 'b' then redis.call('HINCRBY', breakdown, 'bots', 1) end
+        if outcome == 'b' then tally.bots = tally.bots + 1 end
       end
       if outcome == 'h' then
         people = people + 1
         outcome = redis.call('PFADD', dayUniques, visitor) == 1 and 'n' or 'd'
-        local known = redis.call('HMGET', summary, 'firstDay', 'day:' .. page)
+        local known = redis.call('HMGET', summary, 'firstDay', 'day:' .. page, 'recent')
         local firstDay = known[1] or day
         local returning = known[1] and '1' or '0'
         -- new and returning count each visitor once per page and day
         if known[2] ~= day then
-          redis.call('HINCRBY', breakdown, firstDay == day and 'new' or 'returning', 1)
+          local kind = firstDay == day and 'new' or 'returning'
+          tally[kind] = tally[kind] + 1
+        end
+        local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'time', time, 'visitor', visitor, 'page', page, 'returning', returning, 'ip', ip, 'userAgent', agent, 'referrer', referrer)
+        -- The recent ids live in the summary: no key of their own, no commands of their own.
+        local recent = { entry }
+        for id in string.gmatch(known[3] or '', '%S+') do
+          if #recent == keepRecent then break end
+          recent[#recent + 1] = id
         end
         if known[1] then
-          redis.call('HSET', summary, 'day:' .. page, day, 'last', time)
+          redis.call('HSET', summary, 'day:' .. page, day, 'last', time, 'recent', table.concat(recent, ' '))
+          redis.call('HINCRBY', summary, 'visits', 1)
         else
-          redis.call('HSET', summary, 'first', time, 'firstDay', day, 'day:' .. page, day, 'last', time)
+          redis.call('HSET', summary, 'first', time, 'firstDay', day, 'day:' .. page, day, 'last', time, 'visits', 1, 'recent', entry)
         end
-        redis.call('HINCRBY', summary, 'visits', 1)
         redis.call('EXPIRE', summary, ARGV[3])
-        local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'time', time, 'visitor', visitor, 'page', page, 'returning', returning, 'ip', ip, 'userAgent', agent, 'referrer', referrer)
-        if redis.call('LPUSH', recent, entry) > tonumber(ARGV[7]) then
-          redis.call('LTRIM', recent, 0, tonumber(ARGV[7]) - 1)
-        end
-        redis.call('EXPIRE', recent, ARGV[3])
         if referrer ~= '' then redis.call('ZINCRBY', referrers, 1, referrer) end
       end
       outcomes[#outcomes + 1] = outcome
@@ -159,12 +171,15 @@ while k <= #KEYS do
       end
       redis.call('EXPIREAT', referrers, expireAt)
     end
+    for field, count in pairs(tally) do
+      if count > 0 then redis.call('HINCRBY', breakdown, field, count) end
+    end
     redis.call('EXPIREAT', breakdown, expireAt)
   end
   result[#result + 1] = tonumber(redis.call('GET', dayViews) or '0')
   result[#result + 1] = redis.call('PFCOUNT', dayUniques)
   result[#result + 1] = table.concat(outcomes)
-  k = k + 5 + n * 3
+  k = k + 5 + n * 2
   a = a + 4
 end
 -- Exact, not '~': an approximate trim keeps old entries while they share a node with new ones.
@@ -268,7 +283,7 @@ export function recordViewsArguments (batch: ViewBatch, { retentionDays, viewLim
     const values: string[][] = []
     for (const { kind, clientIp, visit } of views) {
       const limiter = viewLimitPerIp > 0 ? keys.viewLimit(clientIp, Math.floor(visit.time / 60_000)) : ''
-      scriptKeys.push(keys.visitor(visit.visitor), keys.visitorRecent(visit.visitor), limiter)
+      scriptKeys.push(keys.visitor(visit.visitor), limiter)
       // Strings all: Lua would turn a large number into 1.7e+12.
       values.push([kind, visit.visitor, String(visit.time), visit.ip, visit.userAgent, visit.referrer])
     }

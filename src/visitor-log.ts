@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { keys } from './data-model.js'
+import { keys, VISITOR_RECENT_VISITS } from './data-model.js'
 
 /** One visitor-log entry as the API answers it. */
 export interface LoggedVisit {
@@ -42,11 +42,13 @@ export async function listVisits (redis: Redis, { start, end, before, limit }: {
 
 /** A visitor's summary and latest visits, or null when nothing is kept about them. */
 export async function readVisitor (redis: Redis, visitor: string): Promise<VisitorSummary | null> {
-  const [[, summary], [, recentIds]] = await redis.multi()
+  const [[, summary], [, legacyIds]] = await redis.multi()
     .hgetall(keys.visitor(visitor))
-    .lrange(keys.visitorRecent(visitor), 0, -1)
+    .lrange(keys.legacyVisitorRecent(visitor), 0, -1)
     .exec() as [[null, Record<string, string>], [null, string[]]]
   if (summary.first === undefined) return null
+  // Ids in the summary are newer than any in a legacy list.
+  const recentIds = [...(summary.recent?.split(' ') ?? []), ...legacyIds].slice(0, VISITOR_RECENT_VISITS)
   const pipeline = redis.pipeline()
   for (const id of recentIds) pipeline.xrange(keys.visitLog(), id, id)
   const replies = await pipeline.exec() as Array<[Error | null, StreamEntry[]]>
@@ -61,12 +63,12 @@ export async function readVisitor (redis: Redis, visitor: string): Promise<Visit
 }
 
 /**
- * Erases everything kept about one visitor: the summary, the recent list, and every log entry
+ * Erases everything kept about one visitor: the summary, a legacy recent list, and every log entry
  * of theirs (a privacy request). The log is read in chunks so Redis is never blocked for long.
  * The day's uniques are HyperLogLog registers, which hold no ids, so nothing is left there.
  */
 export async function eraseVisitor (redis: Redis, visitor: string): Promise<{ summary: boolean, visits: number }> {
-  const deletedKeys = await redis.del(keys.visitor(visitor), keys.visitorRecent(visitor))
+  const deletedKeys = await redis.del(keys.visitor(visitor), keys.legacyVisitorRecent(visitor))
   let visits = 0
   let from = '-'
   for (;;) {

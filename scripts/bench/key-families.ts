@@ -23,7 +23,7 @@ const PLACEHOLDERS: Array<[RegExp, string]> = [
   [/^(?=.*[A-Z_-])[A-Za-z0-9_-]{22}$|^[0-9a-f]{32,64}$/, '<id>']
 ]
 
-/** `thead:visitor:AbC…:recent` → `thead:visitor:<id>:recent`. */
+/** `page:index:counter:2026-11-24` → `page:index:counter:<day>`, `thead:visitor:AbC…` → `thead:visitor:<id>`. */
 export function keyPattern (key: string): string {
   return key.split(':').map((part) => PLACEHOLDERS.find(([shape]) => shape.test(part))?.[1] ?? part).join(':')
 }
