@@ -25,9 +25,12 @@ export class RedisServerMissingError extends Error {}
 /** How long a stopping server may take before it is killed. */
 const STOP_TIMEOUT_MS = 10_000
 
-/** Starts redis-server from PATH and resolves once it accepts connections. */
+/** Starts redis-server from PATH on a port nothing answers on, and resolves once it accepts connections. */
 export async function startRedisProcess (options: RedisProcessOptions): Promise<RedisProcess> {
   const host = options.host ?? '127.0.0.1'
+  // The start is over once the port answers, so that answer must be this server's: a server
+  // that can't bind exits, but not before something else's answer would have been taken for its.
+  if (await isListening(host, options.port)) throw new Error(`something already answers on ${host}:${options.port}: redis-server can't take that port`)
   const args = [
     ...(options.sentinelConfig === undefined ? [] : [options.sentinelConfig, '--sentinel']),
     '--port', String(options.port), '--bind', host, '--dir', options.dir, ...(options.args ?? [])

@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, type Socket } from 'node:net'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -79,6 +79,17 @@ t.test('a server that exits before it answers fails the start with its exit code
     startRedisProcess({ port, dir: t.testdir(), args: ['--no-such-setting', 'yes'] }),
     { message: `redis-server on port ${port} exited with code 1 before it answered` }
   )
+})
+
+t.test('a port something else already answers on fails the start: the answer would not be ours', async (t) => {
+  const other = createServer((socket) => socket.destroy())
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => other.close())
+  const { port } = other.address() as AddressInfo
+  const dir = mkdtempSync(join(tmpdir(), 'thead-'))
+  cleanUpAfter(t, dir)
+  await t.rejects(startRedisProcess({ port, dir }), { message: `something already answers on 127.0.0.1:${port}: redis-server can't take that port` })
+  t.same(redisServersIn(dir), [], 'no redis-server was started')
 })
 
 t.test('a server that never answers fails the start, and is not left running', async (t) => {
