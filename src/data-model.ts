@@ -79,13 +79,13 @@ export const REFERRERS_KEPT_PER_DAY = 100
  * batch not yet confirmed to it (every batch before it was applied).
  * Then per (page, day) group: five keys (all-time views, day views, day uniques, day breakdown,
  * day referrers) and two per view (the visitor's summary and the client's rate-limit counter
- * or ''); and ARGV: page, day, expire-at (unix seconds), and the views as
- * one JSON list of six strings each (kind, visitor id, time in ms, ip, user agent, referrer):
- * one argument instead of six per view, which the client encodes much faster.
+ * or ''); and ARGV: page, day, expire-at (unix seconds), and the views as one JSON list of six
+ * strings each (kind, visitor id, time in ms, ip, user agent, referrer): one argument instead
+ * of six per view, which the client encodes much faster.
  * A view's kind is 'h' (a person), 'b' (a bot or prefetch) or 'p' (a person asking not to be
  * tracked): all three count as views, only 'h' goes to the uniques and the visitor log.
  * Returns { applied (1 or 0), then per group: views, uniques, outcomes } where outcomes has a
- * letter per view: 'n' a new unique today, 'd' a duplicate (already among today's uniques),
+ * letter per view: 'n' the visitor's first view of the page today, 'd' a later one,
  * 'b', 'p', or 'l' (over the rate limit: not counted). Only the writer's next batch is applied.
  * A batch whose number is not above the writer's progress was applied before: it only reads,
  * and its outcomes are ''. One further ahead is refused with an OUT_OF_ORDER error, to be
@@ -113,7 +113,7 @@ while k <= #KEYS do
   local dayViews, dayUniques, breakdown, referrers = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
   local outcomes = {}
   if applied == 1 then
-    local counted, people = 0, 0
+    local counted, people = 0, {}
     -- The breakdown's fields, summed over the group: one HINCRBY per field, not per view.
     local tally = { limited = 0, bots = 0, new = 0, returning = 0 }
     for v = 0, n - 1 do
@@ -131,15 +131,19 @@ while k <= #KEYS do
         if outcome == 'b' then tally.bots = tally.bots + 1 end
       end
       if outcome == 'h' then
-        people = people + 1
-        outcome = redis.call('PFADD', dayUniques, visitor) == 1 and 'n' or 'd'
+        people[#people + 1] = visitor
         local known = redis.call('HMGET', summary, 'firstDay', 'day:' .. page, 'recent')
         local firstDay = known[1] or day
         local returning = known[1] and '1' or '0'
-        -- new and returning count each visitor once per page and day
+        -- The summary knows exactly whether the visitor saw this page today; PFADD's answer
+        -- doesn't: on a busy day most new ids change no register of the HyperLogLog.
+        -- New and returning count each visitor once per page and day.
         if known[2] ~= day then
+          outcome = 'n'
           local kind = firstDay == day and 'new' or 'returning'
           tally[kind] = tally[kind] + 1
+        else
+          outcome = 'd'
         end
         local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'time', time, 'visitor', visitor, 'page', page, 'returning', returning, 'ip', ip, 'userAgent', agent, 'referrer', referrer)
         -- The recent ids live in the summary: no key of their own, no commands of their own.
@@ -164,7 +168,8 @@ while k <= #KEYS do
       redis.call('INCRBY', dayViews, counted)
       redis.call('EXPIREAT', dayViews, expireAt)
     end
-    if people > 0 then
+    if #people > 0 then
+      redis.call('PFADD', dayUniques, unpack(people))
       redis.call('EXPIREAT', dayUniques, expireAt)
       if redis.call('ZCARD', referrers) > tonumber(ARGV[6]) then
         redis.call('ZREMRANGEBYRANK', referrers, 0, -tonumber(ARGV[6]) - 1)

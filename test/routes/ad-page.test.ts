@@ -72,6 +72,23 @@ t.test('a returning visitor is a view but not a new unique', async (t) => {
   t.same(shownCounts(stranger.body), { views: '3', uniques: '2' })
 })
 
+t.test('on a busy day a new visitor is still told apart from a returning one', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  // 200 000 visitors already today: a new id now rarely changes a HyperLogLog register.
+  for (let first = 0; first < 200_000; first += 10_000) {
+    await redis.client.pfadd(`page:index:uniques:${today()}`, ...Array.from({ length: 10_000 }, (_, index) => `earlier-visitor-${first + index}`))
+  }
+  const taken: Array<string | undefined> = []
+  for (let visitor = 0; visitor < 20; visitor += 1) {
+    const first = await app.inject({ url: '/', headers: BROWSER })
+    const again = await app.inject({ url: '/', headers: { ...BROWSER, cookie: `thead_visitor=${first.cookies[0]?.value}` } })
+    taken.push(`${first.headers['thead-view']} ${again.headers['thead-view']}`)
+  }
+  t.same(taken, Array(20).fill('counted duplicate'), 'each first view counted, each second a duplicate')
+  t.match(await redis.client.hgetall(`page:index:breakdown:${today()}`), { new: '20' })
+})
+
 t.test('the cookie is Secure when the request came over HTTPS', async (t) => {
   const redis = await startTestRedis(t)
   const { app } = await build(t, { REDIS_URL: redis.url, TRUST_PROXY: '127.0.0.1' })
