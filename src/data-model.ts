@@ -132,7 +132,7 @@ while k <= #KEYS do
       end
       if outcome == 'h' then
         people[#people + 1] = visitor
-        local known = redis.call('HMGET', summary, 'firstDay', 'day:' .. page, 'recent')
+        local known = redis.call('HMGET', summary, 'firstDay', 'day:' .. page, 'recent', 'visits')
         local firstDay = known[1] or day
         local returning = known[1] and '1' or '0'
         -- The summary knows exactly whether the visitor saw this page today; PFADD's answer
@@ -146,15 +146,12 @@ while k <= #KEYS do
           outcome = 'd'
         end
         local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'time', time, 'visitor', visitor, 'page', page, 'returning', returning, 'ip', ip, 'userAgent', agent, 'referrer', referrer)
-        -- The recent ids live in the summary: no key of their own, no commands of their own.
-        local recent = { entry }
-        for id in string.gmatch(known[3] or '', '%S+') do
-          if #recent == keepRecent then break end
-          recent[#recent + 1] = id
-        end
         if known[1] then
-          redis.call('HSET', summary, 'day:' .. page, day, 'last', time, 'recent', table.concat(recent, ' '))
-          redis.call('HINCRBY', summary, 'visits', 1)
+          -- The recent ids live in the summary: no key of their own, no commands of their own.
+          local recent = known[3] and entry .. ' ' .. known[3] or entry
+          local _, spaces = string.gsub(recent, ' ', ' ')
+          for _ = keepRecent, spaces do recent = string.match(recent, '^(.*) ') end
+          redis.call('HSET', summary, 'day:' .. page, day, 'last', time, 'recent', recent, 'visits', (tonumber(known[4]) or 0) + 1)
         else
           redis.call('HSET', summary, 'first', time, 'firstDay', day, 'day:' .. page, day, 'last', time, 'visits', 1, 'recent', entry)
         end
