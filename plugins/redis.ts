@@ -12,7 +12,7 @@ declare module 'fastify' {
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     recordViews: (numberOfKeys: number, ...keysAndArgs: Array<string | number>) => Result<number[], Context>
-    readRange: (numberOfKeys: number, ...keysAndArgs: Array<string | number>) => Result<[number, Array<[number, number, number, number, number, number]>, Array<string | number>], Context>
+    readRange: (numberOfKeys: number, ...keysAndArgs: Array<string | number>) => Result<[number, string[], Array<string | number>], Context>
   }
 }
 

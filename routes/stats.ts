@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { daysBetween, isCalendarDay, today } from '../src/calendar.js'
+import { addDays, daysBetween, isCalendarDay, today } from '../src/calendar.js'
 import type { Config } from '../src/config.js'
 import { ClientError, fromRedis } from '../src/errors.js'
 import type { PageConfig } from '../src/pages.js'
@@ -24,6 +24,11 @@ export function calendarDay (config: Config, text: string): string {
   return day
 }
 
+/** The oldest day whose numbers are kept: RETENTION_DAYS before today. */
+function oldestKept (config: Config): string {
+  return addDays(today(config.timeZone), -config.retentionDays)
+}
+
 const statsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config } = fastify
   if (!config.statsPublic) fastify.addHook('preHandler', fastify.requireStatsToken)
@@ -38,7 +43,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async function dayStats (request) {
     const page = pageNamed(config, request.query.page)
     const day = calendarDay(config, request.params.day)
-    const { days } = await fromRedis(readRange(fastify.redis, page.name, [day]))
+    const { days } = await fromRedis(readRange(fastify.redis, page.name, [day], oldestKept(config)))
     return { page: page.name, ...days[0] as DayNumbers }
   })
 
@@ -55,7 +60,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (from > to) throw new ClientError(400, '"from" must not be after "to"')
     const days = daysBetween(from, to)
     if (days.length > MAX_RANGE_DAYS) throw new ClientError(400, `A range may span ${MAX_RANGE_DAYS} days at most`)
-    const range = await fromRedis(readRange(fastify.redis, page.name, days))
+    const range = await fromRedis(readRange(fastify.redis, page.name, days, oldestKept(config)))
     const total = (field: 'views' | 'new' | 'returning' | 'bots' | 'limited'): number => range.days.reduce((sum, day) => sum + day[field], 0)
     return {
       page: page.name, from, to,

@@ -51,19 +51,72 @@ function dayFormatter (timeZone: string): Intl.DateTimeFormat {
   return formatter
 }
 
+const DAY_MS = 86400_000
+
+/** Days from 1970-01-01 to `day`. */
+function dayNumber (day: string): number {
+  return Date.parse(`${day}T00:00:00Z`) / DAY_MS
+}
+
+function dayOfNumber (number: number): string {
+  return new Date(number * DAY_MS).toISOString().slice(0, 10)
+}
+
+/** `days` days from `first`, where `first` lies a whole number of such runs after 1970-01-01. */
+export interface DayRun {
+  first: string
+  days: number
+}
+
+/** The day `count` days after `day` (before it when negative). */
+export function addDays (day: string, count: number): string {
+  return dayOfNumber(dayNumber(day) + count)
+}
+
+/** The last day of the month `day` is in. */
+export function lastDayOfMonth (day: string): string {
+  const date = new Date(Date.parse(`${day.slice(0, 7)}-01T00:00:00Z`))
+  date.setUTCMonth(date.getUTCMonth() + 1, 0)
+  return date.toISOString().slice(0, 10)
+}
+
+/** The last day of `run`. */
+export function lastDayOf ({ first, days }: DayRun): string {
+  return addDays(first, days - 1)
+}
+
+/** The aligned run of `days` days that holds `day`. */
+export function runHolding (day: string, days: number): DayRun {
+  const number = dayNumber(day)
+  return { first: dayOfNumber(number - (((number % days) + days) % days)), days }
+}
+
+/**
+ * `from` to `to` (both included) as few aligned runs as `spans` (longest first) allow, in
+ * order: at each day the longest run that starts there and ends by `to`, else the day alone.
+ */
+export function runsCovering (from: string, to: string, spans: readonly number[]): DayRun[] {
+  const runs: DayRun[] = []
+  const last = dayNumber(to)
+  for (let number = dayNumber(from); number <= last;) {
+    const days = spans.find((span) => ((number % span) + span) % span === 0 && number + span - 1 <= last) ?? 1
+    runs.push({ first: dayOfNumber(number), days })
+    number += days
+  }
+  return runs
+}
+
 /** Every day from `from` to `to`, both included, as YYYY-MM-DD. */
 export function daysBetween (from: string, to: string): string[] {
   const days: string[] = []
-  for (let time = Date.parse(`${from}T00:00:00Z`); time <= Date.parse(`${to}T00:00:00Z`); time += 86400_000) {
-    days.push(new Date(time).toISOString().slice(0, 10))
-  }
+  for (let number = dayNumber(from), last = dayNumber(to); number <= last; number += 1) days.push(dayOfNumber(number))
   return days
 }
 
 /** The instants [start, end) in ms that make up `day` in `timeZone`. */
 export function dayBounds (day: string, timeZone: string): [number, number] {
   const midnightUtc = Date.parse(`${day}T00:00:00Z`)
-  return [startOfDay(midnightUtc, timeZone), startOfDay(midnightUtc + 86400_000, timeZone)]
+  return [startOfDay(midnightUtc, timeZone), startOfDay(midnightUtc + DAY_MS, timeZone)]
 }
 
 /** The first instant of the local day whose date is that of `midnightUtc` in UTC. */

@@ -7,18 +7,21 @@
  * | page:<page>:counter                  | string      | none (all-time views, as in the seed)   |
  * | page:<page>:counter:<YYYY-MM-DD>     | string      | end of day + RETENTION_DAYS             |
  * | page:<page>:uniques:<YYYY-MM-DD>     | HyperLogLog | end of day + RETENTION_DAYS             |
- * | page:<page>:breakdown:<YYYY-MM-DD>   | hash        | end of day + RETENTION_DAYS             |
+ * | page:<page>:days:<YYYY-MM>           | hash        | end of month + RETENTION_DAYS           |
  * | page:<page>:referrers:<YYYY-MM-DD>   | sorted set  | end of day + RETENTION_DAYS             |
+ * | page:<page>:uniques:<first day>:<n>d | HyperLogLog | end of the run's last day +             |
+ * | page:<page>:referrers:<first>:<n>d   | sorted set  | RETENTION_DAYS (n in ROLLUP_SPANS)      |
  * | thead:visits                         | stream      | entries older than RETENTION_DAYS, and  |
  * |                                      |             | beyond VISIT_LOG_MAX_ENTRIES, trimmed   |
  * | thead:visitor:<id>                   | hash        | RETENTION_DAYS after the last visit     |
  * | thead:visitor:<id>:recent            | list        | no longer written (legacyVisitorRecent) |
+ * | page:<page>:breakdown:<YYYY-MM-DD>   | hash        | no longer written (legacyBreakdownOnDay)|
  * | thead:limit:<client ip>:<minute>     | string      | 60 seconds                              |
  * | thead:salt:<YYYY-MM-DD>              | string      | SALT_TTL_SECONDS (two days)             |
  * | thead:writer:<instance id>           | string      | WRITER_PROGRESS_TTL_SECONDS             |
  */
 
-import { expiryOfDay } from './calendar.js'
+import { expiryOfDay, lastDayOf, lastDayOfMonth, runHolding, runsCovering, type DayRun } from './calendar.js'
 
 export const keys = {
   /** All-time views of a page, as in the seed. */
@@ -27,10 +30,23 @@ export const keys = {
   viewsOnDay: (page: string, day: string) => `page:${page}:counter:${day}`,
   /** Distinct human visitors of a page on one day, as a HyperLogLog of visitor ids. */
   uniquesOnDay: (page: string, day: string) => `page:${page}:uniques:${day}`,
-  /** Counts of a page on one day: `bots` and `limited` views, `new` and `returning` visitors. */
-  breakdownOnDay: (page: string, day: string) => `page:${page}:breakdown:${day}`,
+  /**
+   * A page's numbers for each day of one month (YYYY-MM), as fields `<DD>:<name>`: `views`
+   * (the day counter's value), `uniques` (its HyperLogLog's count), `new` and `returning`
+   * visitors, `bots` and `limited` views. A range reads a dozen of these, not a key per day.
+   */
+  dayTable: (page: string, month: string) => `page:${page}:days:${month}`,
+  /**
+   * A day's `new`, `returning`, `bots` and `limited`, as versions before day tables wrote them.
+   * `npm run rollups` moves them into the day table; after RETENTION_DAYS none is left.
+   */
+  legacyBreakdownOnDay: (page: string, day: string) => `page:${page}:breakdown:${day}`,
   /** Human views of a page on one day by referrer (origin and path), the top ones kept. */
   referrersOnDay: (page: string, day: string) => `page:${page}:referrers:${day}`,
+  /** The uniques of an aligned run of days (a rollup), or of one day: what a range's union is made of. */
+  uniquesOfRun: (page: string, { first, days }: DayRun) => days === 1 ? keys.uniquesOnDay(page, first) : `page:${page}:uniques:${first}:${days}d`,
+  /** The referrers of an aligned run of days (a rollup), or of one day, the top ones kept. */
+  referrersOfRun: (page: string, { first, days }: DayRun) => days === 1 ? keys.referrersOnDay(page, first) : `page:${page}:referrers:${first}:${days}d`,
   /** The visitor log: one entry per human view, of every page. */
   visitLog: () => 'thead:visits',
   /**
@@ -65,8 +81,19 @@ export const MAX_VIEWS_PER_BATCH = 500
 export const VISIT_LOG_MAX_ENTRIES = 1_000_000
 /** Latest visits remembered per visitor, for GET /visitors/:id. */
 export const VISITOR_RECENT_VISITS = 20
-/** Referrers kept per page and day; the least frequent go first. */
+/** Referrers kept per page and day, and per rollup; the least frequent go first. */
 export const REFERRERS_KEPT_PER_DAY = 100
+/**
+ * Lengths in days of the rollups, longest first: every view's visitor and referrer also go into
+ * the aligned runs of these lengths that hold its day, so a range of up to a year is read from
+ * at most about 25 keys of each kind, where one key per day made its union cost 20 ms.
+ */
+export const ROLLUP_SPANS = [256, 64, 16, 4] as const
+
+/** The rollups that hold `day`, longest first. */
+export function rollupsHolding (day: string): DayRun[] {
+  return ROLLUP_SPANS.map((days) => runHolding(day, days))
+}
 
 /**
  * Applies one batch of views exactly once, and answers the day's numbers for each group.
@@ -76,12 +103,14 @@ export const REFERRERS_KEPT_PER_DAY = 100
  * ARGV[4] the log's oldest entry id to keep (ms), ARGV[5] the log's length cap,
  * ARGV[6] referrers kept per day, ARGV[7] recent visits kept per visitor,
  * ARGV[8] views counted per client IP and minute (0: no limit), ARGV[9] the writer's oldest
- * batch not yet confirmed to it (every batch before it was applied).
- * Then per (page, day) group: five keys (all-time views, day views, day uniques, day breakdown,
- * day referrers) and two per view (the visitor's summary and the client's rate-limit counter
- * or ''); and ARGV: page, day, expire-at (unix seconds), and the views as one JSON list of six
- * strings each (kind, visitor id, time in ms, ip, user agent, referrer): one argument instead
- * of six per view, which the client encodes much faster.
+ * batch not yet confirmed to it (every batch before it was applied), ARGV[10] how many
+ * rollups hold a day (R).
+ * Then per (page, day) group: five keys (all-time views, day views, day uniques, the month's
+ * day table, day referrers), two per rollup (its uniques and referrers) and two per view (the
+ * visitor's summary and the client's rate-limit counter or ''); and ARGV: page, day, expire-at
+ * (unix seconds), the views as one JSON list of six strings each (kind, visitor id, time in ms,
+ * ip, user agent, referrer): one argument instead of six per view, which the client encodes
+ * much faster; the day table's expire-at, then each rollup's.
  * A view's kind is 'h' (a person), 'b' (a bot or prefetch) or 'p' (a person asking not to be
  * tracked): all three count as views, only 'h' goes to the uniques and the visitor log.
  * Returns { applied (1 or 0), then per group: views, uniques, outcomes } where outcomes has a
@@ -104,20 +133,29 @@ if seq == progress + 1 then
   applied = 1
   redis.call('SET', KEYS[1], seq, 'EX', ARGV[2])
 end
-local limit, keepRecent = tonumber(ARGV[8]), tonumber(ARGV[7])
+local limit, keepRecent, keepReferrers, rollups = tonumber(ARGV[8]), tonumber(ARGV[7]), tonumber(ARGV[6]), tonumber(ARGV[10])
+-- A referrer key gets a group's counts at once, then is cut back to the top ones.
+local function addReferrers (key, counts, expireAt)
+  for referrer, count in pairs(counts) do redis.call('ZINCRBY', key, count, referrer) end
+  if redis.call('ZCARD', key) > keepReferrers then redis.call('ZREMRANGEBYRANK', key, 0, -keepReferrers - 1) end
+  redis.call('EXPIREAT', key, expireAt)
+end
 local result = { applied }
-local k, a = 3, 10
+local k, a = 3, 11
 while k <= #KEYS do
   local page, day, expireAt, views = ARGV[a], ARGV[a + 1], ARGV[a + 2], cjson.decode(ARGV[a + 3])
   local n = #views
-  local dayViews, dayUniques, breakdown, referrers = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  local dayViews, dayUniques, dayTable, referrers = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  -- The day's fields in its month's table: '<DD>:views' and so on.
+  local field = string.sub(day, 9, 10) .. ':'
+  local firstView = k + 5 + 2 * rollups
   local outcomes = {}
   if applied == 1 then
-    local counted, people = 0, {}
-    -- The breakdown's fields, summed over the group: one HINCRBY per field, not per view.
+    local counted, people, referred = 0, {}, {}
+    -- The day table's counts, summed over the group: one HINCRBY per field, not per view.
     local tally = { limited = 0, bots = 0, new = 0, returning = 0 }
     for v = 0, n - 1 do
-      local summary, limiter = KEYS[k + 5 + v * 2], KEYS[k + 6 + v * 2]
+      local summary, limiter = KEYS[firstView + v * 2], KEYS[firstView + 1 + v * 2]
       local outcome, visitor, time, ip, agent, referrer = unpack(views[v + 1])
       if limit > 0 and limiter ~= '' then
         local used = redis.call('INCR', limiter)
@@ -156,7 +194,7 @@ while k <= #KEYS do
           redis.call('HSET', summary, 'first', time, 'firstDay', day, 'day:' .. page, day, 'last', time, 'visits', 1, 'recent', entry)
         end
         redis.call('EXPIRE', summary, ARGV[3])
-        if referrer ~= '' then redis.call('ZINCRBY', referrers, 1, referrer) end
+        if referrer ~= '' then referred[referrer] = (referred[referrer] or 0) + 1 end
       end
       outcomes[#outcomes + 1] = outcome
     end
@@ -168,21 +206,27 @@ while k <= #KEYS do
     if #people > 0 then
       redis.call('PFADD', dayUniques, unpack(people))
       redis.call('EXPIREAT', dayUniques, expireAt)
-      if redis.call('ZCARD', referrers) > tonumber(ARGV[6]) then
-        redis.call('ZREMRANGEBYRANK', referrers, 0, -tonumber(ARGV[6]) - 1)
+      for r = 1, rollups do
+        redis.call('PFADD', KEYS[k + 3 + 2 * r], unpack(people))
+        redis.call('EXPIREAT', KEYS[k + 3 + 2 * r], ARGV[a + 4 + r])
       end
-      redis.call('EXPIREAT', referrers, expireAt)
     end
-    for field, count in pairs(tally) do
-      if count > 0 then redis.call('HINCRBY', breakdown, field, count) end
+    if next(referred) ~= nil then
+      addReferrers(referrers, referred, expireAt)
+      for r = 1, rollups do addReferrers(KEYS[k + 4 + 2 * r], referred, ARGV[a + 4 + r]) end
     end
-    redis.call('EXPIREAT', breakdown, expireAt)
+    tally.views = counted
+    for name, count in pairs(tally) do
+      if count > 0 then redis.call('HINCRBY', dayTable, field .. name, count) end
+    end
+    if #people > 0 then redis.call('HSET', dayTable, field .. 'uniques', redis.call('PFCOUNT', dayUniques)) end
+    redis.call('EXPIREAT', dayTable, ARGV[a + 4])
   end
   result[#result + 1] = tonumber(redis.call('GET', dayViews) or '0')
   result[#result + 1] = redis.call('PFCOUNT', dayUniques)
   result[#result + 1] = table.concat(outcomes)
-  k = k + 5 + n * 2
-  a = a + 4
+  k = firstView + n * 2
+  a = a + 5 + rollups
 end
 -- Exact, not '~': an approximate trim keeps old entries while they share a node with new ones.
 if applied == 1 then redis.call('XTRIM', KEYS[2], 'MINID', ARGV[4]) end
@@ -192,22 +236,21 @@ return result
 /**
  * Reads a page's numbers over a range of days in one round trip.
  *
- * KEYS: per day four keys (views, uniques, breakdown, referrers), in day order.
- * ARGV[1] how many top referrers to answer.
- * Returns { union of uniques, { views, uniques, new, returning, bots, limited } per day, referrers }
- * where referrers is a flat { referrer, count, ... } list, most frequent first.
+ * KEYS: the day tables of the range's months, then the uniques of each run that covers the
+ * range (rollups and single days, see readRangeArguments), then their referrers.
+ * ARGV[1] how many top referrers to answer, ARGV[2] the number of day tables.
+ * Returns { union of uniques, each day table as one string of 'field value' pairs joined by
+ * spaces (one reply string per month: thousands of small replies cost more than the reads),
+ * referrers } where referrers is a flat { referrer, count, ... } list, most frequent first.
  */
 export const READ_RANGE_SCRIPT = `
-local days, uniqueKeys, referrerKeys = {}, {}, {}
-for k = 1, #KEYS, 4 do
-  local breakdown = redis.call('HMGET', KEYS[k + 2], 'new', 'returning', 'bots', 'limited')
-  days[#days + 1] = {
-    tonumber(redis.call('GET', KEYS[k]) or '0'),
-    redis.call('PFCOUNT', KEYS[k + 1]),
-    tonumber(breakdown[1] or '0'), tonumber(breakdown[2] or '0'), tonumber(breakdown[3] or '0'), tonumber(breakdown[4] or '0')
-  }
-  uniqueKeys[#uniqueKeys + 1] = KEYS[k + 1]
-  referrerKeys[#referrerKeys + 1] = KEYS[k + 3]
+local tableCount = tonumber(ARGV[2])
+local tables, uniqueKeys, referrerKeys = {}, {}, {}
+for t = 1, tableCount do tables[t] = table.concat(redis.call('HGETALL', KEYS[t]), ' ') end
+local runs = (#KEYS - tableCount) / 2
+for r = 1, runs do
+  uniqueKeys[r] = KEYS[tableCount + r]
+  referrerKeys[r] = KEYS[tableCount + runs + r]
 end
 local union = redis.call('PFCOUNT', unpack(uniqueKeys))
 local zunion = { 'ZUNION', #referrerKeys }
@@ -219,7 +262,29 @@ for i = #merged - 1, math.max(1, #merged - 2 * tonumber(ARGV[1]) + 1), -2 do
   top[#top + 1] = merged[i]
   top[#top + 1] = tonumber(merged[i + 1])
 end
-return { union, days, top }
+return { union, tables, top }
+`
+
+/**
+ * Fills one day's fields of its day table from the day's own keys, for days written before
+ * day tables: `views` from the counter and `uniques` from the HyperLogLog (both exact copies),
+ * and the legacy breakdown's counts, which move: they are added and the legacy key deleted,
+ * so running it again adds nothing.
+ *
+ * KEYS[1] the day counter, KEYS[2] the day's uniques, KEYS[3] its legacy breakdown, KEYS[4]
+ * the day table. ARGV[1] the day's field prefix ('<DD>:'), ARGV[2] the day table's expire-at.
+ * Returns 1 when the day had data, else 0.
+ */
+export const FILL_DAY_TABLE_SCRIPT = `
+local views, legacy = redis.call('GET', KEYS[1]), redis.call('HGETALL', KEYS[3])
+local hasUniques = redis.call('EXISTS', KEYS[2]) == 1
+if not views and not hasUniques and #legacy == 0 then return 0 end
+if views then redis.call('HSET', KEYS[4], ARGV[1] .. 'views', views) end
+if hasUniques then redis.call('HSET', KEYS[4], ARGV[1] .. 'uniques', redis.call('PFCOUNT', KEYS[2])) end
+for i = 1, #legacy, 2 do redis.call('HINCRBY', KEYS[4], ARGV[1] .. legacy[i], legacy[i + 1]) end
+redis.call('DEL', KEYS[3])
+redis.call('EXPIREAT', KEYS[4], ARGV[2])
+return 1
 `
 
 /** What the visitor log keeps of one view by a person. */
@@ -272,16 +337,32 @@ export interface WriteSettings {
   oldestUnconfirmed: number
 }
 
+/** The keys and arguments of one READ_RANGE_SCRIPT call: a page's numbers on `days` (consecutive, in order). */
+export function readRangeArguments (page: string, days: string[], topReferrers: number): { keys: string[], args: number[] } {
+  const runs = runsCovering(days[0] as string, days[days.length - 1] as string, ROLLUP_SPANS)
+  const months = [...new Set(days.map((day) => day.slice(0, 7)))]
+  return {
+    keys: [
+      ...months.map((month) => keys.dayTable(page, month)),
+      ...runs.map((run) => keys.uniquesOfRun(page, run)),
+      ...runs.map((run) => keys.referrersOfRun(page, run))
+    ],
+    args: [topReferrers, months.length]
+  }
+}
+
 /** The keys and arguments of one RECORD_VIEWS_SCRIPT call for `batch`. */
 export function recordViewsArguments (batch: ViewBatch, { retentionDays, viewLimitPerIp, now, oldestUnconfirmed }: WriteSettings): { keys: string[], args: Array<string | number> } {
   const retentionSeconds = retentionDays * 86400
   const scriptKeys = [keys.writerProgress(batch.writerId), keys.visitLog()]
   const args: Array<string | number> = [
     batch.seq, WRITER_PROGRESS_TTL_SECONDS, retentionSeconds, now - retentionSeconds * 1000,
-    VISIT_LOG_MAX_ENTRIES, REFERRERS_KEPT_PER_DAY, VISITOR_RECENT_VISITS, viewLimitPerIp, oldestUnconfirmed
+    VISIT_LOG_MAX_ENTRIES, REFERRERS_KEPT_PER_DAY, VISITOR_RECENT_VISITS, viewLimitPerIp, oldestUnconfirmed, ROLLUP_SPANS.length
   ]
   for (const { page, day, views } of batch.groups) {
-    scriptKeys.push(keys.viewsAllTime(page), keys.viewsOnDay(page, day), keys.uniquesOnDay(page, day), keys.breakdownOnDay(page, day), keys.referrersOnDay(page, day))
+    scriptKeys.push(keys.viewsAllTime(page), keys.viewsOnDay(page, day), keys.uniquesOnDay(page, day), keys.dayTable(page, day.slice(0, 7)), keys.referrersOnDay(page, day))
+    const rollups = rollupsHolding(day)
+    for (const run of rollups) scriptKeys.push(keys.uniquesOfRun(page, run), keys.referrersOfRun(page, run))
     const values: string[][] = []
     for (const { kind, clientIp, visit } of views) {
       const limiter = viewLimitPerIp > 0 ? keys.viewLimit(clientIp, Math.floor(visit.time / 60_000)) : ''
@@ -289,7 +370,7 @@ export function recordViewsArguments (batch: ViewBatch, { retentionDays, viewLim
       // Strings all: Lua would turn a large number into 1.7e+12.
       values.push([kind, visit.visitor, String(visit.time), visit.ip, visit.userAgent, visit.referrer])
     }
-    args.push(page, day, expiryOfDay(day, retentionDays), JSON.stringify(values))
+    args.push(page, day, expiryOfDay(day, retentionDays), JSON.stringify(values), expiryOfDay(lastDayOfMonth(day), retentionDays), ...rollups.map((run) => expiryOfDay(lastDayOf(run), retentionDays)))
   }
   return { keys: scriptKeys, args }
 }

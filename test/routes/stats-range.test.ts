@@ -1,8 +1,10 @@
-import t from 'tap'
-import { dayIn } from '../../src/calendar.js'
+import type { FastifyInstance } from 'fastify'
+import t, { type Test } from 'tap'
+import { addDays, dayIn, daysBetween, expiryOfDay, lastDayOf, runHolding, type DayRun } from '../../src/calendar.js'
+import { keys, rollupsHolding } from '../../src/data-model.js'
 import type { View } from '../../src/view-recorder.js'
 import { build } from '../helpers/build.js'
-import { startTestRedis } from '../helpers/redis.js'
+import { startTestRedis, watchClientCommands } from '../helpers/redis.js'
 
 const TOKEN = 'range-stats-token-0123456789'
 
@@ -86,10 +88,12 @@ t.test('daily keys and log entries expire after RETENTION_DAYS', async (t) => {
   const stale = `${Date.now() - 31 * 86400_000}-0`
   await redis.client.xadd('thead:visits', stale, 'time', '0', 'visitor', 'gone')
   await app.inject({ url: '/', headers: { 'user-agent': 'Mozilla/5.0 Firefox/128.0', referer: 'https://r.example/' } })
-  for (const kind of ['counter', 'uniques', 'breakdown', 'referrers']) {
+  for (const kind of ['counter', 'uniques', 'referrers']) {
     const ttl = await redis.client.ttl(`page:index:${kind}:${today}`)
     t.ok(ttl > 30 * 86400 && ttl <= 33 * 86400, `${kind}: expires in ${(ttl / 86400).toFixed(1)} days`)
   }
+  const tableTtl = await redis.client.ttl(`page:index:days:${today.slice(0, 7)}`)
+  t.ok(tableTtl > 30 * 86400 && tableTtl <= (33 + 31) * 86400, `the day table: expires in ${(tableTtl / 86400).toFixed(1)} days, the retention after its month's last day`)
   t.equal(await redis.client.ttl('page:index:counter'), -1, 'the all-time counter stays')
   const [visitorKey] = await redis.client.keys('thead:visitor:*[^t]')
   t.ok(await redis.client.ttl(visitorKey as string) > 29 * 86400, 'visitor summaries expire after the retention too')
@@ -126,4 +130,136 @@ t.test('the OpenAPI document describes every endpoint', async (t) => {
   const ui = await app.inject({ url: '/docs/' })
   t.equal(ui.statusCode, 200)
   t.match(ui.headers['content-type'], /text\/html/)
+})
+
+/** Views of 2026 through the normal write path: alice on every 5th day, a new person on every 9th. */
+function viewsOf2026 (): View[] {
+  const views: View[] = []
+  daysBetween('2026-01-01', '2026-12-31').forEach((day, index) => {
+    if (index % 5 === 0) views.push(viewOf('index', day, 'alice-000000000000000', 'https://a.example/'))
+    if (index % 9 === 0) views.push(viewOf('index', day, `once-${String(index).padStart(16, '0')}`, index % 2 === 0 ? 'https://b.example/' : 'https://c.example/'))
+    if (index % 30 === 0) views.push({ ...viewOf('index', day, 'crawler-0000000000000'), kind: 'b' })
+  })
+  return views
+}
+
+/** What a range of `views` should answer: its distinct people, and its referrers summed, most frequent first. */
+function expectedOver (views: View[], from: string, to: string): { uniques: number, referrers: Array<{ referrer: string, views: number }> } {
+  const inRange = views.filter((view) => view.kind === 'h' && view.day >= from && view.day <= to)
+  const referrers = new Map<string, number>()
+  for (const { visit } of inRange) if (visit.referrer !== '') referrers.set(visit.referrer, (referrers.get(visit.referrer) ?? 0) + 1)
+  return {
+    uniques: new Set(inRange.map((view) => view.visit.visitor)).size,
+    referrers: byCount([...referrers].map(([referrer, count]) => ({ referrer, views: count })))
+  }
+}
+
+// Long enough that no day written here expires while these tests are still run; time enough
+// for a page to get its numbers, so that a recorded view is a written one; and a year's views
+// come from one test address within a minute, which the per-address limit would cut short.
+const YEAR_ENV = { RETENTION_DAYS: '3650', PAGE_COUNT_WAIT_MS: '5000', VIEW_LIMIT_PER_IP: '0' }
+const LONG_RETENTION = Number(YEAR_ENV.RETENTION_DAYS)
+
+/** Records `views` through the normal write path, all at once, and checks each was written. */
+async function recordAll (t: Test, app: FastifyInstance, views: View[]): Promise<void> {
+  const counts = await Promise.all(views.map(async (view) => await app.views.record(view)))
+  t.equal(counts.filter((count) => count === null || count.outcome === 'l').length, 0, `all ${views.length} views written and counted`)
+}
+
+/** Referrers as /stats lists them, most frequent first; ties, which Redis orders its own way, by name. */
+function byCount (referrers: Array<{ referrer: string, views: number }>): Array<{ referrer: string, views: number }> {
+  return [...referrers].sort((a, b) => b.views - a.views || a.referrer.localeCompare(b.referrer))
+}
+
+t.test('a year of views answers its true union and its referrers summed, from rollups', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url, ...YEAR_ENV })
+  const views = viewsOf2026()
+  await recordAll(t, app, views)
+  const ranges: Array<[string, string, string]> = [
+    ['2026-01-01', '2026-12-31', 'the whole year, 365 days'],
+    ['2025-12-31', '2026-12-31', '366 days, the longest range'],
+    ['2026-04-01', '2026-06-30', 'a quarter'],
+    ['2026-02-10', '2026-09-20', 'a range starting and ending off every rollup boundary'],
+    ['2026-05-16', '2026-05-31', 'one 16-day rollup'],
+    ['2026-01-06', '2026-01-06', 'a single day']
+  ]
+  for (const [from, to, name] of ranges) {
+    const response = await app.inject({ url: `/stats?from=${from}&to=${to}` })
+    t.equal(response.statusCode, 200, `${name}: answered`)
+    const { uniques, referrers, views: viewCount } = response.json()
+    const expected = expectedOver(views, from, to)
+    t.equal(uniques, expected.uniques, `${name} (${from}..${to}): ${expected.uniques} people, alice once however often she came`)
+    t.same(byCount(referrers), expected.referrers, `${name}: the referrers summed over the range's days`)
+    t.same(referrers.map((entry: { views: number }) => entry.views), expected.referrers.map((entry) => entry.views), `${name}: most frequent first`)
+    t.equal(viewCount, views.filter((view) => view.day >= from && view.day <= to).length, `${name}: every view counted, bots too`)
+  }
+  const year = (await app.inject({ url: '/stats?from=2026-01-01&to=2026-12-31' })).json()
+  t.equal(year.uniques, 42, 'alice and 41 people who came once')
+  t.same(year.referrers, [{ referrer: 'https://a.example/', views: 73 }, { referrer: 'https://b.example/', views: 21 }, { referrer: 'https://c.example/', views: 20 }], 'alice\'s 73 visits from a, the others from b and c')
+})
+
+t.test('each view goes into the rollups holding its day, which expire RETENTION_DAYS after their last day', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url, ...YEAR_ENV })
+  const views = viewsOf2026()
+  await recordAll(t, app, views)
+  const people = views.filter((view) => view.kind === 'h')
+  const runs = new Map<string, DayRun>()
+  for (const { day } of people) for (const run of rollupsHolding(day)) runs.set(`${run.first}/${run.days}`, run)
+  for (const run of runs.values()) {
+    const inRun = expectedOver(views, run.first, lastDayOf(run))
+    const expireAt = expiryOfDay(lastDayOf(run), LONG_RETENTION)
+    const uniques = keys.uniquesOfRun('index', run)
+    const referrers = keys.referrersOfRun('index', run)
+    t.equal(await redis.client.pfcount(uniques), inRun.uniques, `${uniques} holds the run's ${inRun.uniques} people`)
+    t.equal(await redis.client.expiretime(uniques), expireAt, `${uniques} expires RETENTION_DAYS after ${lastDayOf(run)}`)
+    const stored = await redis.client.zrange(referrers, '0', '-1', 'WITHSCORES')
+    const summed: Array<{ referrer: string, views: number }> = []
+    for (let index = 0; index < stored.length; index += 2) summed.push({ referrer: stored[index] as string, views: Number(stored[index + 1]) })
+    t.same(byCount(summed), inRun.referrers, `${referrers} holds the run's referrers summed`)
+    t.equal(await redis.client.expiretime(referrers), expireAt, `${referrers} expires RETENTION_DAYS after ${lastDayOf(run)}`)
+  }
+  const stored = await redis.client.keys('page:*:*:*d')
+  t.equal(stored.length, runs.size * 2, 'no rollup for runs nobody visited in, and none for bots')
+})
+
+t.test('a 366-day range costs one round trip to Redis', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url, ...YEAR_ENV })
+  await recordAll(t, app, viewsOf2026())
+  const watched = await watchClientCommands(t, redis)
+  for (const attempt of ['first', 'second']) {
+    const before = watched.commands.length
+    const response = await app.inject({ url: '/stats?from=2025-12-31&to=2026-12-31' })
+    await watched.settle()
+    t.equal(response.statusCode, 200, `${attempt} request answered`)
+    t.equal(response.json().uniques, 42, `${attempt} request: the union is right`)
+    const sent = watched.commands.slice(before).map((args) => args[0]?.toLowerCase())
+    t.equal(sent.length, 1, `${attempt} request: one command sent for 366 days, where it sent ${JSON.stringify(sent)}`)
+    t.ok(sent[0] === 'evalsha' || sent[0] === 'eval', `${attempt} request: and it is the read script (${String(sent[0])})`)
+  }
+})
+
+t.test('a range no longer counts the visitors and referrers of days past RETENTION_DAYS', async (t) => {
+  // Picks the retention so that, in the 256-day rollup holding 200 days ago, the first day is
+  // 128 days past its retention while the run's last day is still 127 days short of its own.
+  const today = dayIn('UTC')
+  const run = runHolding(addDays(today, -200), 256)
+  const retentionDays = daysBetween(run.first, today).length - 1 - 130
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url, RETENTION_DAYS: String(retentionDays), TIME_ZONE: 'UTC' })
+  // alice came on the run's first day, whose keys are past their expiry, as they are RETENTION_DAYS
+  // after it; bob on its last day, 125 days inside the retention.
+  await app.views.record(viewOf('index', run.first, 'alice-000000000000000', 'https://a.example/'))
+  await app.views.record(viewOf('index', lastDayOf(run), 'bob-00000000000000000', 'https://b.example/'))
+  t.equal(await redis.client.exists(keys.uniquesOnDay('index', run.first), keys.referrersOnDay('index', run.first)), 0, `${run.first}'s own keys are gone after ${retentionDays} days`)
+  t.equal(await redis.client.pfcount(keys.uniquesOfRun('index', run)), 2, 'while the 256-day rollup holding it lives on, with alice in it')
+  const range = (await app.inject({ url: `/stats?from=${run.first}&to=${lastDayOf(run)}` })).json()
+  t.equal(range.views, 1, 'bob\'s view is the only one left in the range')
+  t.ok(range.uniques <= range.views, `a range never has more people than views: ${range.uniques} people, ${range.views} views`)
+  t.equal(range.uniques, 1, `bob; alice's visit on ${run.first}, past RETENTION_DAYS (${retentionDays}), is no longer counted`)
+  t.same(range.referrers, [{ referrer: 'https://b.example/', views: 1 }], 'nor her referrer')
+  const past = (await app.inject({ url: `/stats?from=${run.first}&to=${addDays(run.first, 3)}` })).json()
+  t.same([past.views, past.uniques, past.referrers], [0, 0, []], 'a range wholly past the retention answers nothing')
 })

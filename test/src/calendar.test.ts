@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
-import { dayBounds, dayIn, daysBetween, expiryOfDay, isCalendarDay, today } from '../../src/calendar.js'
+import { addDays, dayBounds, dayIn, daysBetween, expiryOfDay, isCalendarDay, lastDayOf, runHolding, runsCovering, today, type DayRun } from '../../src/calendar.js'
+import { ROLLUP_SPANS } from '../../src/data-model.js'
 
 const HOUR = 3600_000
 
@@ -93,4 +94,127 @@ t.test('a day whose midnight is skipped starts when the clocks jump', async (t) 
   // Chile and Cuba move their clocks from 00:00 straight to 01:00.
   assertBoundsOf(t, '2026-09-06', 'America/Santiago', 23)
   assertBoundsOf(t, '2026-03-08', 'America/Havana', 23)
+})
+
+/** Days from 1970-01-01 to `day`, worked out here independently of calendar.ts. */
+function dayNumberOf (day: string): number {
+  const [year, month, date] = day.split('-').map(Number) as [number, number, number]
+  return Date.UTC(year, month - 1, date) / 86400_000
+}
+
+/** The mathematical remainder, never negative: what "a whole multiple of n days" means. */
+function modulo (value: number, n: number): number {
+  return ((value % n) + n) % n
+}
+
+t.test('adding days crosses months, years and leap days', async (t) => {
+  t.equal(addDays('2026-01-31', 1), '2026-02-01', 'into the next month')
+  t.equal(addDays('2025-12-31', 1), '2026-01-01', 'into the next year')
+  t.equal(addDays('2026-01-01', -1), '2025-12-31', 'back into the year before')
+  t.equal(addDays('2024-02-28', 1), '2024-02-29', 'onto a leap day')
+  t.equal(addDays('2024-02-28', 2), '2024-03-01', 'over a leap day')
+  t.equal(addDays('2025-02-28', 1), '2025-03-01', 'a common year has no February 29th')
+  t.equal(addDays('2000-02-28', 1), '2000-02-29', '2000 is a leap year')
+  t.equal(addDays('1900-02-28', 1), '1900-03-01', '1900 is not')
+  t.equal(addDays('2024-03-01', -1), '2024-02-29', 'back onto a leap day')
+  t.equal(addDays('2024-01-01', 366), '2025-01-01', 'a leap year is 366 days')
+  t.equal(addDays('2025-01-01', 365), '2026-01-01', 'a common year is 365 days')
+  t.equal(addDays('1970-01-01', -1), '1969-12-31', 'before the epoch')
+  t.equal(addDays('2026-03-29', 0), '2026-03-29', 'no days is the same day, clock changes or not')
+})
+
+t.test('a run\'s last day is its first plus its length less one', async (t) => {
+  t.equal(lastDayOf({ first: '2026-03-01', days: 1 }), '2026-03-01', 'a 1-day run ends the day it starts')
+  t.equal(lastDayOf({ first: '2024-02-26', days: 4 }), '2024-02-29', 'four days over a leap day')
+  t.equal(lastDayOf({ first: '2025-12-20', days: 16 }), '2026-01-04', 'sixteen days over a new year')
+  t.equal(lastDayOf({ first: '1969-12-28', days: 4 }), '1969-12-31', 'before the epoch')
+  t.equal(dayNumberOf(lastDayOf({ first: '2025-05-16', days: 256 })) - dayNumberOf('2025-05-16'), 255, '256 days end 255 days later')
+})
+
+t.test('the run holding a day is aligned on 1970-01-01 and holds the day', async (t) => {
+  const days = ['2026-01-01', '2026-02-28', '2024-02-29', '2026-12-31', '1970-01-01', '1969-12-31', '1969-07-20', '1900-03-01', '2099-12-31']
+  for (const day of days) {
+    for (const span of [1, 4, 16, 64, 256, 7]) {
+      const run = runHolding(day, span)
+      const first = dayNumberOf(run.first)
+      t.equal(run.days, span, `${day}/${span}: the run is ${span} days long`)
+      t.equal(modulo(first, span), 0, `${day}/${span}: its first day ${run.first} is a whole number of ${span}-day runs from 1970-01-01`)
+      t.ok(run.first <= day && day <= lastDayOf(run), `${day}/${span}: the run ${run.first}..${lastDayOf(run)} holds the day`)
+    }
+  }
+  t.same(runHolding('1970-01-01', 4), { first: '1970-01-01', days: 4 }, 'the epoch starts every run')
+  t.same(runHolding('1969-12-31', 4), { first: '1969-12-28', days: 4 }, 'the day before the epoch ends a run (not the floor of a negative division toward zero)')
+  t.same(runHolding('1970-01-04', 4), { first: '1970-01-01', days: 4 }, 'the last day of the first run')
+  t.same(runHolding('1970-01-05', 4), { first: '1970-01-05', days: 4 }, 'the first day of the second')
+  t.same(runHolding('2026-03-15', 1), { first: '2026-03-15', days: 1 }, 'a 1-day run is the day itself')
+  t.same(runHolding('2026-01-01', 256), runHolding('2026-01-02', 256), 'neighbouring days share their 256-day run')
+})
+
+/**
+ * Asserts that `runs` cover `from`..`to` exactly once, in order, every run aligned on 1970-01-01
+ * and inside the range, each the longest of `spans` that starts there and fits, else one day.
+ */
+function assertCovers (t: Test, from: string, to: string, spans: readonly number[], runs: DayRun[]): void {
+  const name = `${from}..${to}`
+  let next = dayNumberOf(from)
+  for (const run of runs) {
+    const first = dayNumberOf(run.first)
+    t.equal(first, next, `${name}: run ${run.first}/${run.days} starts right after the run before it: no gap, no overlap`)
+    t.equal(modulo(first, run.days), 0, `${name}: run ${run.first}/${run.days} is aligned`)
+    t.ok(run.days === 1 || spans.includes(run.days), `${name}: run ${run.first}/${run.days} is one of the spans or a single day`)
+    const longest = spans.find((span) => modulo(first, span) === 0 && first + span - 1 <= dayNumberOf(to)) ?? 1
+    t.equal(run.days, longest, `${name}: at ${run.first} the longest run that fits is ${longest} days`)
+    next = first + run.days
+  }
+  t.equal(next, dayNumberOf(to) + 1, `${name}: the runs end exactly on the last day`)
+}
+
+t.test('a range is covered by aligned runs, greedily longest, exactly once', async (t) => {
+  const ranges: Array<[string, string]> = [
+    ['2026-01-01', '2026-12-31'],
+    ['2025-01-02', '2026-01-02'],
+    ['2024-02-27', '2024-03-05'],
+    ['1969-06-01', '1970-05-31'],
+    ['2026-03-01', '2026-03-02'],
+    ['2025-05-16', '2026-01-26']
+  ]
+  for (const [from, to] of ranges) assertCovers(t, from, to, ROLLUP_SPANS, runsCovering(from, to, ROLLUP_SPANS))
+  t.same(runsCovering('2025-05-16', '2026-01-26', ROLLUP_SPANS), [{ first: '2025-05-16', days: 256 }], 'an aligned 256-day run is one run')
+  t.same(runsCovering('2026-01-02', '2026-01-08', ROLLUP_SPANS), [
+    { first: '2026-01-02', days: 1 },
+    { first: '2026-01-03', days: 4 },
+    { first: '2026-01-07', days: 1 },
+    { first: '2026-01-08', days: 1 }
+  ], 'single days up to an aligned 4-day run, which is taken, and single days after it')
+  t.same(runsCovering('2026-01-03', '2026-01-05', ROLLUP_SPANS), [
+    { first: '2026-01-03', days: 1 },
+    { first: '2026-01-04', days: 1 },
+    { first: '2026-01-05', days: 1 }
+  ], 'an aligned run that would end after the range is not taken')
+})
+
+t.test('a 1-day range is that day alone', async (t) => {
+  for (const day of ['2026-03-01', '2025-05-16', '1970-01-01', '1969-12-31']) {
+    t.same(runsCovering(day, day, ROLLUP_SPANS), [{ first: day, days: 1 }], `${day}, aligned on every span or not`)
+  }
+})
+
+t.test('any range of up to 366 days is read from at most 21 runs', async (t) => {
+  // The rollups repeat every 256 days, so these start days meet every alignment there is.
+  // Worst case in theory: up to 3 single days, 3 4-day and 3 16-day runs up to a 64-day
+  // boundary, 3 64-day runs up to a 256-day one, one 256-day run, then as many on the way
+  // down: 25. A range of 366 days can't have both ends that bad: 21 is the most any has.
+  let most = { runs: 0, from: '', days: 0 }
+  for (let start = 0; start < 256; start += 1) {
+    const from = addDays('2026-01-01', start)
+    for (let days = 1; days <= 366; days += 1) {
+      const runs = runsCovering(from, addDays(from, days - 1), ROLLUP_SPANS)
+      if (runs.length > most.runs) most = { runs: runs.length, from, days }
+    }
+  }
+  t.ok(most.runs <= 21, `the worst range, ${most.days} days from ${most.from}, is read from ${most.runs} runs: at most 21, where one key per day made 366`)
+  t.equal(most.runs, 21, 'and 21 is reached, so the bound is the real one')
+  const year = runsCovering('2026-01-01', '2026-12-31', ROLLUP_SPANS)
+  assertCovers(t, '2026-01-01', '2026-12-31', ROLLUP_SPANS, year)
+  t.ok(year.length <= 21, `the year 2026 takes ${year.length} runs`)
 })
