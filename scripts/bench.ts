@@ -17,6 +17,7 @@ import { cpuSeconds, machineBusySeconds, pinProcess, planCores, startServer, sto
 import { costOfReading, countersBetween, readRedisCounters, type RedisCounters } from './bench/redis-counters.js'
 import { formatTable, ratios, ratiosByRound, summarise, type BenchCase, type RunRecord } from './bench/report.js'
 import type { ServerKind } from './bench/server.js'
+import { formatStatsRange, measureStatsRange, type StatsRangeResult } from './bench/stats-range.js'
 import { firstUnusedAddress, issueVisitorCookies, newVisitorTraffic, returningVisitorTraffic } from './bench/traffic.js'
 
 const SECONDS = positiveNumber('BENCH_SECONDS', 5)
@@ -31,6 +32,10 @@ const MAX_OTHER_LOAD = positiveNumber('BENCH_MAX_OTHER_LOAD', 0.2)
 const TRIES_PER_RUN = 3
 /** Visitors who come back in case a'. */
 const RETURNING_VISITORS = 1000
+/** Visitors a day in the year of data the range read is measured on. */
+const STATS_VISITORS_PER_DAY = positiveNumber('BENCH_STATS_VISITORS_PER_DAY', 10_000)
+/** The servers' RETENTION_DAYS: they run with the default. */
+const DEFAULT_RETENTION_DAYS = 400
 /** Long enough for the last batch of a run to reach Redis before its counters are read. */
 const SETTLE_MS = 300
 
@@ -128,9 +133,13 @@ async function main (): Promise<void> {
     }
   }
   const checks = await countingChecks(redisClient)
+  // The page the cases left alone: its year of data doesn't mix with their views.
+  const stats = thead === undefined
+    ? null
+    : await measureStatsRange(thead.origin, redisClient, { server: thead.pid, redis: redisServer.child.pid as number }, { page: 'promo', seconds: SECONDS, visitorsPerDay: STATS_VISITORS_PER_DAY, retentionDays: DEFAULT_RETENTION_DAYS })
   await cleanUp()
   if (disturbedRuns > 0) console.log(`${disturbedRuns} runs were done again: other work kept the cores busier than ${Math.round(MAX_OTHER_LOAD * 100)}% of a core`)
-  report(runs, checks, cores !== null)
+  report(runs, checks, stats, cores !== null)
 }
 
 async function measure (bench: BenchCase, round: number, server: ServerProcess, traffic: Request[][], readingCost: RedisCounters): Promise<RunRecord> {
@@ -169,7 +178,7 @@ async function countingChecks (client: Redis): Promise<Record<string, string>> {
   return breakdownKey === undefined ? {} : await client.hgetall(breakdownKey)
 }
 
-function report (runs: RunRecord[], breakdown: Record<string, string>, pinned: boolean): void {
+function report (runs: RunRecord[], breakdown: Record<string, string>, stats: StatsRangeResult | null, pinned: boolean): void {
   const summaries = CASES.map((bench) => summarise(bench, runs))
   const medians = ratios(Object.fromEntries(summaries.map((summary) => [summary.id, summary])))
   const perRound = ratiosByRound(runs)
@@ -180,6 +189,7 @@ function report (runs: RunRecord[], breakdown: Record<string, string>, pinned: b
   for (const { round, ratios: inRound } of perRound) {
     console.log(`round ${round}: ${inRound.filter((ratio) => ratio.goal !== undefined).map((ratio) => `${ratio.name} ${ratio.value.toFixed(2)}`).join(', ')}`)
   }
+  if (stats !== null) console.log(`\n${formatStatsRange(stats)}`)
   const uncounted = Number(breakdown.bots ?? 0) + Number(breakdown.limited ?? 0)
   if (uncounted > 0) console.log(`warning: ${uncounted} views were taken as bots or limited: ${JSON.stringify(breakdown)}`)
 
@@ -192,6 +202,7 @@ function report (runs: RunRecord[], breakdown: Record<string, string>, pinned: b
     ratios: medians,
     ratiosByRound: perRound,
     breakdown,
+    stats,
     runs
   }, null, 2)}\n`)
   console.log(`written: ${file}`)

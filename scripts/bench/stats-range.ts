@@ -1,0 +1,60 @@
+import type { Redis } from 'ioredis'
+import { addDays, today } from '../../src/calendar.js'
+import { drive, quantile } from './load.js'
+import { costOfReading, countersBetween, readRedisCounters } from './redis-counters.js'
+import { cpuSeconds } from './processes.js'
+import { loadYearOfData } from './year-of-data.js'
+
+/** The issue's target for the range read, in ms. */
+export const STATS_P99_TARGET_MS = 5
+
+export interface StatsRangeResult {
+  page: string
+  days: number
+  visitorsPerDay: number
+  requestsPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  /** Redis round trips (socket reads) per request: the range is meant to cost one. */
+  roundTripsPerRequest: number
+  /** Redis CPU time per request, in µs: what the read script costs. */
+  redisMicrosPerRequest: number
+  serverMicrosPerRequest: number
+}
+
+/**
+ * Loads a year of `page`'s numbers and reads all 366 days of it through GET /stats for
+ * `seconds`, one request at a time, as a dashboard does.
+ */
+export async function measureStatsRange (origin: string, redis: Redis, pids: { server: number, redis: number }, { page, seconds, visitorsPerDay, retentionDays }: { page: string, seconds: number, visitorsPerDay: number, retentionDays: number }): Promise<StatsRangeResult> {
+  const to = today(Intl.DateTimeFormat().resolvedOptions().timeZone)
+  const from = addDays(to, -365)
+  await loadYearOfData(redis, page, to, { visitorsPerDay, retentionDays })
+  const request = { method: 'GET' as const, path: `/stats?page=${page}&from=${from}&to=${to}` }
+  // The first reads fill each day's cached HyperLogLog count, as a live dashboard's have been.
+  await drive(origin, [[request]], 1)
+  const readingCost = await costOfReading(redis)
+  const before = { counters: await readRedisCounters(redis), server: cpuSeconds(pids.server), redis: cpuSeconds(pids.redis) }
+  const load = await drive(origin, [[request]], seconds)
+  const counters = countersBetween(readingCost, countersBetween(before.counters, await readRedisCounters(redis)))
+  if (load.failures > 0 || load.views === 0) throw new Error(`GET ${request.path} failed ${load.failures} times in ${load.views + load.failures}`)
+  return {
+    page,
+    days: 366,
+    visitorsPerDay,
+    requestsPerSecond: load.views / load.seconds,
+    p50Ms: quantile(load.latenciesMs, 0.5),
+    p99Ms: quantile(load.latenciesMs, 0.99),
+    roundTripsPerRequest: counters.reads / load.views,
+    redisMicrosPerRequest: 1e6 * (cpuSeconds(pids.redis) - before.redis) / load.views,
+    serverMicrosPerRequest: 1e6 * (cpuSeconds(pids.server) - before.server) / load.views
+  }
+}
+
+export function formatStatsRange (result: StatsRangeResult): string {
+  return [
+    `GET /stats over ${result.days} days (page ${result.page}, a year of ${result.visitorsPerDay} visitors a day and 100 referrers a day loaded), one request at a time:`,
+    `  ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, ${result.roundTripsPerRequest.toFixed(2)} round trips and ${Math.round(result.redisMicrosPerRequest)} µs of Redis CPU per request, ${Math.round(result.serverMicrosPerRequest)} µs of server CPU`,
+    `p99 /stats 366 d  ${result.p99Ms.toFixed(2)} ms  target < ${STATS_P99_TARGET_MS} ms: ${result.p99Ms < STATS_P99_TARGET_MS ? 'met' : 'MISSED'}`
+  ].join('\n')
+}
