@@ -31,9 +31,10 @@ export const keys = {
   /** Distinct human visitors of a page on one day, as a HyperLogLog of visitor ids. */
   uniquesOnDay: (page: string, day: string) => `page:${page}:uniques:${day}`,
   /**
-   * A page's numbers for each day of one month (YYYY-MM), as fields `<DD>:<name>`: `views`
-   * (the day counter's value), `uniques` (its HyperLogLog's count), `new` and `returning`
-   * visitors, `bots` and `limited` views. A range reads a dozen of these, not a key per day.
+   * A page's numbers for each day of one month (YYYY-MM): field `<DD>`, value six numbers
+   * joined by spaces: views (the day counter's value), uniques (its HyperLogLog's count), new
+   * and returning visitors, bots and limited views. A range reads a dozen of these, not a key
+   * per day; one field per day keeps the hash in Redis's compact encoding.
    */
   dayTable: (page: string, month: string) => `page:${page}:days:${month}`,
   /**
@@ -134,6 +135,12 @@ if seq == progress + 1 then
   redis.call('SET', KEYS[1], seq, 'EX', ARGV[2])
 end
 local limit, keepRecent, keepReferrers, rollups = tonumber(ARGV[8]), tonumber(ARGV[7]), tonumber(ARGV[6]), tonumber(ARGV[10])
+-- A day's numbers in its day table: views, uniques, new, returning, bots, limited.
+local function dayCounts (dayTable, dd)
+  local counts, packed = {}, redis.call('HGET', dayTable, dd) or '0 0 0 0 0 0'
+  for number in string.gmatch(packed, '%d+') do counts[#counts + 1] = tonumber(number) end
+  return counts
+end
 -- A referrer key gets a group's counts at once, then is cut back to the top ones.
 local function addReferrers (key, counts, expireAt)
   for referrer, count in pairs(counts) do redis.call('ZINCRBY', key, count, referrer) end
@@ -146,13 +153,12 @@ while k <= #KEYS do
   local page, day, expireAt, views = ARGV[a], ARGV[a + 1], ARGV[a + 2], cjson.decode(ARGV[a + 3])
   local n = #views
   local dayViews, dayUniques, dayTable, referrers = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
-  -- The day's fields in its month's table: '<DD>:views' and so on.
-  local field = string.sub(day, 9, 10) .. ':'
+  local dd = string.sub(day, 9, 10)
   local firstView = k + 5 + 2 * rollups
   local outcomes = {}
   if applied == 1 then
     local counted, people, referred = 0, {}, {}
-    -- The day table's counts, summed over the group: one HINCRBY per field, not per view.
+    -- The day's counts, summed over the group: the day table is written once per group.
     local tally = { limited = 0, bots = 0, new = 0, returning = 0 }
     for v = 0, n - 1 do
       local summary, limiter = KEYS[firstView + v * 2], KEYS[firstView + 1 + v * 2]
@@ -215,11 +221,12 @@ while k <= #KEYS do
       addReferrers(referrers, referred, expireAt)
       for r = 1, rollups do addReferrers(KEYS[k + 4 + 2 * r], referred, ARGV[a + 4 + r]) end
     end
-    tally.views = counted
-    for name, count in pairs(tally) do
-      if count > 0 then redis.call('HINCRBY', dayTable, field .. name, count) end
-    end
-    if #people > 0 then redis.call('HSET', dayTable, field .. 'uniques', redis.call('PFCOUNT', dayUniques)) end
+    local counts = dayCounts(dayTable, dd)
+    counts[1] = counts[1] + counted
+    if #people > 0 then counts[2] = redis.call('PFCOUNT', dayUniques) end
+    counts[3], counts[4] = counts[3] + tally.new, counts[4] + tally.returning
+    counts[5], counts[6] = counts[5] + tally.bots, counts[6] + tally.limited
+    redis.call('HSET', dayTable, dd, table.concat(counts, ' '))
     redis.call('EXPIREAT', dayTable, ARGV[a + 4])
   end
   result[#result + 1] = tonumber(redis.call('GET', dayViews) or '0')
@@ -239,14 +246,13 @@ return result
  * KEYS: the day tables of the range's months, then the uniques of each run that covers the
  * range (rollups and single days, see readRangeArguments), then their referrers.
  * ARGV[1] how many top referrers to answer, ARGV[2] the number of day tables.
- * Returns { union of uniques, each day table as one string of 'field value' pairs joined by
- * spaces (one reply string per month: thousands of small replies cost more than the reads),
- * referrers } where referrers is a flat { referrer, count, ... } list, most frequent first.
+ * Returns { union of uniques, each day table as one string of its fields and values joined by
+ * commas (one reply string per month: many small replies cost more than the reads), referrers } where referrers is a flat { referrer, count, ... } list, most frequent first.
  */
 export const READ_RANGE_SCRIPT = `
 local tableCount = tonumber(ARGV[2])
 local tables, uniqueKeys, referrerKeys = {}, {}, {}
-for t = 1, tableCount do tables[t] = table.concat(redis.call('HGETALL', KEYS[t]), ' ') end
+for t = 1, tableCount do tables[t] = table.concat(redis.call('HGETALL', KEYS[t]), ',') end
 local runs = (#KEYS - tableCount) / 2
 for r = 1, runs do
   uniqueKeys[r] = KEYS[tableCount + r]
@@ -266,22 +272,25 @@ return { union, tables, top }
 `
 
 /**
- * Fills one day's fields of its day table from the day's own keys, for days written before
- * day tables: `views` from the counter and `uniques` from the HyperLogLog (both exact copies),
- * and the legacy breakdown's counts, which move: they are added and the legacy key deleted,
- * so running it again adds nothing.
+ * Fills in one day of its day table from the day's own keys, for days written before day
+ * tables: views from the counter and uniques from the HyperLogLog (both exact copies), and the
+ * legacy breakdown's counts, which move: they are added and the legacy key deleted, so running
+ * it again adds nothing.
  *
  * KEYS[1] the day counter, KEYS[2] the day's uniques, KEYS[3] its legacy breakdown, KEYS[4]
- * the day table. ARGV[1] the day's field prefix ('<DD>:'), ARGV[2] the day table's expire-at.
+ * the day table. ARGV[1] the day's field ('<DD>'), ARGV[2] the day table's expire-at.
  * Returns 1 when the day had data, else 0.
  */
 export const FILL_DAY_TABLE_SCRIPT = `
-local views, legacy = redis.call('GET', KEYS[1]), redis.call('HGETALL', KEYS[3])
+local views, legacy = redis.call('GET', KEYS[1]), redis.call('HMGET', KEYS[3], 'new', 'returning', 'bots', 'limited')
 local hasUniques = redis.call('EXISTS', KEYS[2]) == 1
-if not views and not hasUniques and #legacy == 0 then return 0 end
-if views then redis.call('HSET', KEYS[4], ARGV[1] .. 'views', views) end
-if hasUniques then redis.call('HSET', KEYS[4], ARGV[1] .. 'uniques', redis.call('PFCOUNT', KEYS[2])) end
-for i = 1, #legacy, 2 do redis.call('HINCRBY', KEYS[4], ARGV[1] .. legacy[i], legacy[i + 1]) end
+if not views and not hasUniques and redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+local counts = {}
+for number in string.gmatch(redis.call('HGET', KEYS[4], ARGV[1]) or '0 0 0 0 0 0', '%d+') do counts[#counts + 1] = tonumber(number) end
+counts[1] = tonumber(views or counts[1])
+if hasUniques then counts[2] = redis.call('PFCOUNT', KEYS[2]) end
+for i = 1, 4 do counts[i + 2] = counts[i + 2] + tonumber(legacy[i] or '0') end
+redis.call('HSET', KEYS[4], ARGV[1], table.concat(counts, ' '))
 redis.call('DEL', KEYS[3])
 redis.call('EXPIREAT', KEYS[4], ARGV[2])
 return 1

@@ -24,7 +24,7 @@ export async function buildRollups (redis: Redis, pages: string[], { today, rete
   for (const page of pages) {
     const pipeline = redis.pipeline()
     for (const day of daysBetween(first, today)) {
-      pipeline.eval(FILL_DAY_TABLE_SCRIPT, 4, keys.viewsOnDay(page, day), keys.uniquesOnDay(page, day), keys.legacyBreakdownOnDay(page, day), keys.dayTable(page, day.slice(0, 7)), `${day.slice(8)}:`, expiryOfDay(lastDayOfMonth(day), retentionDays))
+      pipeline.eval(FILL_DAY_TABLE_SCRIPT, 4, keys.viewsOnDay(page, day), keys.uniquesOnDay(page, day), keys.legacyBreakdownOnDay(page, day), keys.dayTable(page, day.slice(0, 7)), day.slice(8), expiryOfDay(lastDayOfMonth(day), retentionDays))
     }
     for (const [error, filled] of await pipeline.exec() as Array<[Error | null, number]>) {
       if (error !== null) throw error

@@ -35,17 +35,14 @@ export async function readRange (redis: Redis, page: string, days: string[], old
   for (let index = 0; index < referrers.length; index += 2) {
     top.push({ referrer: String(referrers[index]), views: Number(referrers[index + 1]) })
   }
-  // A day table holds each day's numbers as '<DD>:<name> <value>' pairs.
+  // A day table answers its fields and values joined by commas: '<DD>,<counts>,...'.
   const byDay = new Map<string, DayNumbers>()
   for (const [index, month] of [...new Set(kept.map((day) => day.slice(0, 7)))].entries()) {
-    const words = (tables[index] as string).split(' ')
-    for (let word = 0; word + 1 < words.length; word += 2) {
-      const field = words[word] as string
-      const day = `${month}-${field.slice(0, 2)}`
-      const numbers = byDay.get(day) ?? nothingOn(day)
-      // Unknown names would be dropped by the response schema; the day table holds none.
-      numbers[field.slice(3) as Exclude<keyof DayNumbers, 'day'>] = Number(words[word + 1])
-      byDay.set(day, numbers)
+    const parts = (tables[index] as string).split(',')
+    for (let part = 0; part + 1 < parts.length; part += 2) {
+      const day = `${month}-${parts[part] as string}`
+      const [views, dayUniques, newVisitors, returning, bots, limited] = (parts[part + 1] as string).split(' ').map(Number) as [number, number, number, number, number, number]
+      byDay.set(day, { day, views, uniques: dayUniques, new: newVisitors, returning, bots, limited })
     }
   }
   return {
