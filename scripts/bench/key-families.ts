@@ -16,6 +16,7 @@ export interface KeyFamily {
 /** The variable parts of key names, most specific first; each becomes a placeholder. */
 const PLACEHOLDERS: Array<[RegExp, string]> = [
   [/^\d{4}-\d{2}-\d{2}$/, '<day>'],
+  [/^\d{4}-\d{2}$/, '<month>'],
   [/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, '<uuid>'],
   [/^(?:\d{1,3}\.){3}\d{1,3}$/, '<ip>'],
   [/^\d+$/, '<n>'],
