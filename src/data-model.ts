@@ -9,8 +9,8 @@
  * | page:<page>:uniques:<YYYY-MM-DD>     | HyperLogLog | end of day + RETENTION_DAYS             |
  * | page:<page>:days:<YYYY-MM>           | hash        | end of month + RETENTION_DAYS           |
  * | page:<page>:referrers:<YYYY-MM-DD>   | sorted set  | end of day + RETENTION_DAYS             |
- * | page:<page>:uniques:<first day>:<n>d | HyperLogLog | end of the run's last day +             |
- * | page:<page>:referrers:<first>:<n>d   | sorted set  | RETENTION_DAYS (n in ROLLUP_SPANS)      |
+ * | page:<page>:uniques:<first day>:<n>d | HyperLogLog | end of run + RETENTION_DAYS (n: spans)  |
+ * | page:<page>:referrers:<first>:<n>d   | sorted set  | end of run + RETENTION_DAYS (n: spans)  |
  * | thead:visits                         | stream      | entries older than RETENTION_DAYS, and  |
  * |                                      |             | beyond VISIT_LOG_MAX_ENTRIES, trimmed   |
  * | thead:visitor:<id>                   | hash        | RETENTION_DAYS after the last visit     |
@@ -86,8 +86,8 @@ export const VISITOR_RECENT_VISITS = 20
 export const REFERRERS_KEPT_PER_DAY = 100
 /**
  * Lengths in days of the rollups, longest first: every view's visitor and referrer also go into
- * the aligned runs of these lengths that hold its day, so a range of up to a year is read from
- * at most about 25 keys of each kind, where one key per day made its union cost 20 ms.
+ * the aligned runs of these lengths that hold its day, so a range of up to 366 days is read
+ * from at most 21 keys of each kind, where one key per day made its unions cost 20 ms.
  */
 export const ROLLUP_SPANS = [256, 64, 16, 4] as const
 
@@ -247,7 +247,8 @@ return result
  * range (rollups and single days, see readRangeArguments), then their referrers.
  * ARGV[1] how many top referrers to answer, ARGV[2] the number of day tables.
  * Returns { union of uniques, each day table as one string of its fields and values joined by
- * commas (one reply string per month: many small replies cost more than the reads), referrers } where referrers is a flat { referrer, count, ... } list, most frequent first.
+ * commas (one reply string per month: many small replies cost more than the reads), referrers }
+ * where referrers is a flat { referrer, count, ... } list, most frequent first.
  */
 export const READ_RANGE_SCRIPT = `
 local tableCount = tonumber(ARGV[2])

@@ -10,7 +10,7 @@ export interface BuiltRollups {
 
 /**
  * Builds what a range is read from, for `pages` within the retention, out of the days' own
- * keys: each day's fields of its month's day table, and every rollup (see ROLLUP_SPANS).
+ * keys: each day's entry in its month's day table, and every rollup (see ROLLUP_SPANS).
  * Versions before these wrote days only; without this, a range reaching back before the
  * upgrade would miss those days. Safe to run at any time, more than once, and while the
  * service runs: a day table's views and uniques are copies of the day's own keys, the legacy
