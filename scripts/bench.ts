@@ -187,7 +187,9 @@ function report (runs: RunRecord[], breakdown: Record<string, string>, stats: St
     console.log(`${ratio.name.padEnd(16)} ${ratio.value.toFixed(2).padStart(5)}${ratio.goal === undefined ? '' : `  target ${ratio.goal}: ${ratio.met === true ? 'met' : 'MISSED'}`}`)
   }
   for (const { round, ratios: inRound } of perRound) {
-    console.log(`round ${round}: ${inRound.filter((ratio) => ratio.goal !== undefined).map((ratio) => `${ratio.name} ${ratio.value.toFixed(2)}`).join(', ')}`)
+    const targeted = inRound.filter((ratio) => ratio.goal !== undefined)
+    // With fewer cases than a ratio needs (BENCH_CASES), a round has nothing to show.
+    if (targeted.length > 0) console.log(`round ${round}: ${targeted.map((ratio) => `${ratio.name} ${ratio.value.toFixed(2)}`).join(', ')}`)
   }
   if (stats !== null) console.log(`\n${formatStatsRange(stats)}`)
   const uncounted = Number(breakdown.bots ?? 0) + Number(breakdown.limited ?? 0)
