@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { dayIn } from '../../src/calendar.js'
+import { projectRoot } from '../../src/config.js'
 import { isListening } from '../../src/redis-process.js'
 import { redisClient } from '../helpers/checks.js'
 import { isRunning, redisServerChildren, waitUntil } from '../helpers/processes.js'
@@ -88,6 +90,32 @@ t.test('npm start on a bare machine starts its own redis-server, counts in it, a
   t.same(await server.exited, { code: 0, signal: null }, 'a clean exit')
   await waitUntil(() => !isRunning(embedded as number), 5000, 'its redis-server is gone')
   t.notOk(await isListening('127.0.0.1', redisPort), 'nothing answers at REDIS_URL any more')
+})
+
+t.test('a SIGTERM sent to npm start reaches the service, which stops its redis-server too', async (t) => {
+  const [port, redisPort] = await twoPorts()
+  const dir = mkdtempSync(join(tmpdir(), 'thead-npm-start-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  // As an operator runs it, without this test run's loader and coverage flags.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_OPTIONS' && name !== 'NODE_V8_COVERAGE'))
+  const npm = spawn('npm', ['start'], {
+    cwd: projectRoot,
+    env: { ...env, PORT: String(port), REDIS_URL: `redis://127.0.0.1:${redisPort}`, EMBEDDED_REDIS_DIR: join(dir, 'redis'), SPOOL_JOURNAL: join(dir, 'spool.journal'), LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+    detached: true
+  })
+  const exited = new Promise((resolve) => npm.once('exit', (code, signal) => resolve({ code, signal })))
+  // Whatever happens, nothing it started outlives the test: the whole process group goes.
+  t.teardown(() => { try { process.kill(-(npm.pid as number), 'SIGKILL') } catch {} })
+  // npm start builds first.
+  await waitUntil(async () => await isListening('127.0.0.1', port), 120_000, 'the service answers')
+  t.ok(await isListening('127.0.0.1', redisPort), 'with its own redis-server')
+
+  npm.kill('SIGTERM')
+  await exited
+  await waitUntil(async () => !(await isListening('127.0.0.1', port)), 10_000, 'the service stops').catch((error: Error) => t.fail(error.message))
+  await waitUntil(async () => !(await isListening('127.0.0.1', redisPort)), 10_000, 'its redis-server stops').catch((error: Error) => t.fail(error.message))
+  t.pass('nothing is left answering')
 })
 
 t.test('a Redis that answers at REDIS_URL is used, and no redis-server is started', async (t) => {
