@@ -91,10 +91,28 @@ export const REFERRERS_KEPT_PER_DAY = 100
  */
 export const ROLLUP_SPANS = [256, 64, 16, 4] as const
 
+/** When the day table holding `day` may go: RETENTION_DAYS after its month's last day. */
+export function expiryOfDayTable (day: string, retentionDays: number): number {
+  return expiryOfDay(lastDayOfMonth(day), retentionDays)
+}
+
+/** When a rollup may go: RETENTION_DAYS after its run's last day. */
+export function expiryOfRun (run: DayRun, retentionDays: number): number {
+  return expiryOfDay(lastDayOf(run), retentionDays)
+}
+
 /** The rollups that hold `day`, longest first. */
 export function rollupsHolding (day: string): DayRun[] {
   return ROLLUP_SPANS.map((days) => runHolding(day, days))
 }
+
+/** Lua that reads one day of a day table (see keys.dayTable) into a list of its six numbers; both writers of day tables use it. */
+const DAY_COUNTS_LUA = `-- A day's numbers in its day table: views, uniques, new, returning, bots, limited.
+local function dayCounts (dayTable, dd)
+  local counts, packed = {}, redis.call('HGET', dayTable, dd) or '0 0 0 0 0 0'
+  for number in string.gmatch(packed, '%d+') do counts[#counts + 1] = tonumber(number) end
+  return counts
+end`
 
 /**
  * Applies one batch of views exactly once, and answers the day's numbers for each group.
@@ -135,12 +153,7 @@ if seq == progress + 1 then
   redis.call('SET', KEYS[1], seq, 'EX', ARGV[2])
 end
 local limit, keepRecent, keepReferrers, rollups = tonumber(ARGV[8]), tonumber(ARGV[7]), tonumber(ARGV[6]), tonumber(ARGV[10])
--- A day's numbers in its day table: views, uniques, new, returning, bots, limited.
-local function dayCounts (dayTable, dd)
-  local counts, packed = {}, redis.call('HGET', dayTable, dd) or '0 0 0 0 0 0'
-  for number in string.gmatch(packed, '%d+') do counts[#counts + 1] = tonumber(number) end
-  return counts
-end
+${DAY_COUNTS_LUA}
 -- A referrer key gets a group's counts at once, then is cut back to the top ones.
 local function addReferrers (key, counts, expireAt)
   for referrer, count in pairs(counts) do redis.call('ZINCRBY', key, count, referrer) end
@@ -286,8 +299,8 @@ export const FILL_DAY_TABLE_SCRIPT = `
 local views, legacy = redis.call('GET', KEYS[1]), redis.call('HMGET', KEYS[3], 'new', 'returning', 'bots', 'limited')
 local hasUniques = redis.call('EXISTS', KEYS[2]) == 1
 if not views and not hasUniques and redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
-local counts = {}
-for number in string.gmatch(redis.call('HGET', KEYS[4], ARGV[1]) or '0 0 0 0 0 0', '%d+') do counts[#counts + 1] = tonumber(number) end
+${DAY_COUNTS_LUA}
+local counts = dayCounts(KEYS[4], ARGV[1])
 counts[1] = tonumber(views or counts[1])
 if hasUniques then counts[2] = redis.call('PFCOUNT', KEYS[2]) end
 for i = 1, 4 do counts[i + 2] = counts[i + 2] + tonumber(legacy[i] or '0') end
@@ -348,7 +361,7 @@ export interface WriteSettings {
 }
 
 /** The keys and arguments of one READ_RANGE_SCRIPT call: a page's numbers on `days` (consecutive, in order). */
-export function readRangeArguments (page: string, days: string[], topReferrers: number): { keys: string[], args: number[] } {
+export function readRangeArguments (page: string, days: string[], topReferrers: number): { keys: string[], args: number[], months: string[] } {
   const runs = runsCovering(days[0] as string, days[days.length - 1] as string, ROLLUP_SPANS)
   const months = [...new Set(days.map((day) => day.slice(0, 7)))]
   return {
@@ -357,7 +370,9 @@ export function readRangeArguments (page: string, days: string[], topReferrers: 
       ...runs.map((run) => keys.uniquesOfRun(page, run)),
       ...runs.map((run) => keys.referrersOfRun(page, run))
     ],
-    args: [topReferrers, months.length]
+    args: [topReferrers, months.length],
+    // The script answers one day table per month, in this order.
+    months
   }
 }
 
@@ -380,7 +395,7 @@ export function recordViewsArguments (batch: ViewBatch, { retentionDays, viewLim
       // Strings all: Lua would turn a large number into 1.7e+12.
       values.push([kind, visit.visitor, String(visit.time), visit.ip, visit.userAgent, visit.referrer])
     }
-    args.push(page, day, expiryOfDay(day, retentionDays), JSON.stringify(values), expiryOfDay(lastDayOfMonth(day), retentionDays), ...rollups.map((run) => expiryOfDay(lastDayOf(run), retentionDays)))
+    args.push(page, day, expiryOfDay(day, retentionDays), JSON.stringify(values), expiryOfDayTable(day, retentionDays), ...rollups.map((run) => expiryOfRun(run, retentionDays)))
   }
   return { keys: scriptKeys, args }
 }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
-import { addDays, daysBetween, expiryOfDay, lastDayOf, lastDayOfMonth, runHolding } from './calendar.js'
-import { FILL_DAY_TABLE_SCRIPT, keys, REFERRERS_KEPT_PER_DAY, ROLLUP_SPANS } from './data-model.js'
+import { addDays, daysBetween, lastDayOf, runHolding } from './calendar.js'
+import { expiryOfDayTable, expiryOfRun, FILL_DAY_TABLE_SCRIPT, keys, REFERRERS_KEPT_PER_DAY, ROLLUP_SPANS } from './data-model.js'
 
 /** What buildRollups built: rollups (runs of days) and days entered into their day tables. */
 export interface BuiltRollups {
@@ -24,7 +24,7 @@ export async function buildRollups (redis: Redis, pages: string[], { today, rete
   for (const page of pages) {
     const pipeline = redis.pipeline()
     for (const day of daysBetween(first, today)) {
-      pipeline.eval(FILL_DAY_TABLE_SCRIPT, 4, keys.viewsOnDay(page, day), keys.uniquesOnDay(page, day), keys.legacyBreakdownOnDay(page, day), keys.dayTable(page, day.slice(0, 7)), day.slice(8), expiryOfDay(lastDayOfMonth(day), retentionDays))
+      pipeline.eval(FILL_DAY_TABLE_SCRIPT, 4, keys.viewsOnDay(page, day), keys.uniquesOnDay(page, day), keys.legacyBreakdownOnDay(page, day), keys.dayTable(page, day.slice(0, 7)), day.slice(8), expiryOfDayTable(day, retentionDays))
     }
     for (const [error, filled] of await pipeline.exec() as Array<[Error | null, number]>) {
       if (error !== null) throw error
@@ -37,7 +37,7 @@ export async function buildRollups (redis: Redis, pages: string[], { today, rete
         const referrers = days.map((day) => keys.referrersOnDay(page, day))
         // A run with no data at all is left alone rather than stored empty.
         if (await redis.exists(...uniques, ...referrers) === 0) continue
-        const expireAt = expiryOfDay(lastDayOf(run), retentionDays)
+        const expireAt = expiryOfRun(run, retentionDays)
         await redis.multi()
           .pfmerge(keys.uniquesOfRun(page, run), ...uniques)
           .expireat(keys.uniquesOfRun(page, run), expireAt)

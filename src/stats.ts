@@ -29,7 +29,7 @@ const TOP_REFERRERS = 10
 export async function readRange (redis: Redis, page: string, days: string[], oldestKept: string): Promise<RangeNumbers> {
   const kept = days.filter((day) => day >= oldestKept)
   if (kept.length === 0) return { uniques: 0, days: days.map(nothingOn), referrers: [] }
-  const { keys, args } = readRangeArguments(page, kept, TOP_REFERRERS)
+  const { keys, args, months } = readRangeArguments(page, kept, TOP_REFERRERS)
   const [uniques, tables, referrers] = await redis.readRange(keys.length, ...keys, ...args)
   const top: RangeNumbers['referrers'] = []
   for (let index = 0; index < referrers.length; index += 2) {
@@ -37,7 +37,7 @@ export async function readRange (redis: Redis, page: string, days: string[], old
   }
   // A day table answers its fields and values joined by commas: '<DD>,<counts>,...'.
   const byDay = new Map<string, DayNumbers>()
-  for (const [index, month] of [...new Set(kept.map((day) => day.slice(0, 7)))].entries()) {
+  for (const [index, month] of months.entries()) {
     const parts = (tables[index] as string).split(',')
     for (let part = 0; part + 1 < parts.length; part += 2) {
       const day = `${month}-${parts[part] as string}`
