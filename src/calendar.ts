@@ -54,7 +54,7 @@ function dayFormatter (timeZone: string): Intl.DateTimeFormat {
 const DAY_MS = 86400_000
 
 /** Days from 1970-01-01 to `day`. */
-function dayNumber (day: string): number {
+export function dayNumber (day: string): number {
   return Date.parse(`${day}T00:00:00Z`) / DAY_MS
 }
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { dayNumber } from './calendar.js'
 import { readRangeArguments } from './data-model.js'
 
 export interface DayNumbers {
@@ -35,21 +36,27 @@ export async function readRange (redis: Redis, page: string, days: string[], old
   for (let index = 0; index < referrers.length; index += 2) {
     top.push({ referrer: String(referrers[index]), views: Number(referrers[index + 1]) })
   }
-  // A day table answers its fields and values joined by commas: '<DD>,<counts>,...'.
-  const byDay = new Map<string, DayNumbers>()
+  // Each day's numbers sit at its offset from the range's first day: no day name is built or looked up.
+  const numbers = days.map(nothingOn)
+  const first = dayNumber(days[0] as string)
   for (const [index, month] of months.entries()) {
-    const parts = (tables[index] as string).split(',')
-    for (let part = 0; part + 1 < parts.length; part += 2) {
-      const day = `${month}-${parts[part] as string}`
-      const [views, dayUniques, newVisitors, returning, bots, limited] = (parts[part + 1] as string).split(' ').map(Number) as [number, number, number, number, number, number]
-      byDay.set(day, { day, views, uniques: dayUniques, new: newVisitors, returning, bots, limited })
+    const beforeMonth = dayNumber(`${month}-01`) - first - 1
+    // A day table answers its fields and values joined by commas: '<DD>,<counts>,...'.
+    const fields = (tables[index] as string).split(',')
+    for (let field = 0; field + 1 < fields.length; field += 2) {
+      const day = numbers[beforeMonth + Number(fields[field])]
+      // A month's table also holds the days just outside the range, and days past the retention.
+      if (day === undefined || day.day < oldestKept) continue
+      const counts = (fields[field + 1] as string).split(' ')
+      day.views = Number(counts[0])
+      day.uniques = Number(counts[1])
+      day.new = Number(counts[2])
+      day.returning = Number(counts[3])
+      day.bots = Number(counts[4])
+      day.limited = Number(counts[5])
     }
   }
-  return {
-    uniques,
-    days: days.map((day) => (day < oldestKept ? undefined : byDay.get(day)) ?? nothingOn(day)),
-    referrers: top
-  }
+  return { uniques, days: numbers, referrers: top }
 }
 
 function nothingOn (day: string): DayNumbers {
