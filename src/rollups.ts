@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { addDays, daysBetween, lastDayOf, runHolding } from './calendar.js'
+import { addDays, daysBetween, lastDayOf, runHolding, type DayRun } from './calendar.js'
 import { expiryOfDayTable, expiryOfRun, FILL_DAY_TABLE_SCRIPT, keys, REFERRERS_KEPT_PER_DAY, ROLLUP_SPANS } from './data-model.js'
 
 /** What buildRollups built: rollups (runs of days) and days entered into their day tables. */
@@ -31,7 +31,10 @@ export async function buildRollups (redis: Redis, pages: string[], { today, rete
       built.days += filled
     }
     for (const span of ROLLUP_SPANS) {
-      for (let run = runHolding(first, span); run.first <= today; run = { first: addDays(lastDayOf(run), 1), days: span }) {
+      // A run that starts before `first` holds a day past the retention: no range reads it (see readRange).
+      const holdingFirst = runHolding(first, span)
+      const start = holdingFirst.first < first ? nextRun(holdingFirst) : holdingFirst
+      for (let run = start; run.first <= today; run = nextRun(run)) {
         const days = daysBetween(run.first, lastDayOf(run))
         const uniques = days.map((day) => keys.uniquesOnDay(page, day))
         const referrers = days.map((day) => keys.referrersOnDay(page, day))
@@ -50,4 +53,9 @@ export async function buildRollups (redis: Redis, pages: string[], { today, rete
     }
   }
   return built
+}
+
+/** The run of the same length that comes right after `run`. */
+function nextRun (run: DayRun): DayRun {
+  return { first: addDays(lastDayOf(run), 1), days: run.days }
 }

@@ -57,10 +57,11 @@ async function writeAsAnOlderVersion (redis: TestRedis): Promise<OldData> {
   return { rollupRuns, days, tooOld }
 }
 
-/** The rollups that hold at least one of `days`, each once. */
+/** The rollups that hold at least one of `days`, each once, leaving out those that start past the retention. */
 function rollupsOf (days: string[]): DayRun[] {
   const runs = new Map<string, DayRun>()
-  for (const day of days) for (const run of rollupsHolding(day)) runs.set(`${run.first}:${run.days}`, run)
+  const oldestKept = addDays(TODAY, -RETENTION_DAYS)
+  for (const day of days) for (const run of rollupsHolding(day)) if (run.first >= oldestKept) runs.set(`${run.first}:${run.days}`, run)
   return [...runs.values()]
 }
 
@@ -161,6 +162,19 @@ t.test('days before the retention are left out', async (t) => {
   const oldRun = runHolding(tooOld, 256)
   const old = await rangeStats(app, oldRun.first, lastDayOf(oldRun))
   t.same([old.views, old.uniques, old.referrers], [0, 0, []], 'a range over its 256-day run answers nothing of it: it is past the retention')
+})
+
+t.test('no rollup is built that holds a day past the retention: no range would read it', async (t) => {
+  const redis = await startTestRedis(t)
+  // A retention whose oldest kept day is not the first of its 4-day run, so that run also holds the day before.
+  const retentionDays = [400, 401, 402].find((days) => runHolding(addDays(TODAY, -days), 4).first < addDays(TODAY, -days)) as number
+  const oldestKept = addDays(TODAY, -retentionDays)
+  const justPast = addDays(oldestKept, -1)
+  for (const day of [justPast, oldestKept]) await redis.client.pfadd(keys.uniquesOnDay('index', day), `visitor-${day}`)
+  await buildRollups(redis.client, ['index'], { today: TODAY, retentionDays })
+  for (const run of rollupsHolding(justPast)) {
+    t.equal(await redis.client.exists(keys.uniquesOfRun('index', run)), 0, `no ${run.days}-day rollup from ${run.first}, though it also holds ${oldestKept}, which is kept`)
+  }
 })
 
 t.test('rollups built while the service writes stay exact, and may be built again after', async (t) => {
