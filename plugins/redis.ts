@@ -60,7 +60,9 @@ export function redisClientOptions (config: RedisConfig): RedisOptions {
 /**
  * The Redis connection, as `fastify.redis`. It does not wait for Redis at boot: the service
  * starts and serves its page while Redis is away, and the client keeps reconnecting.
- * (@fastify/redis would hold the boot until the first connection, so it is not used here.)
+ * (@fastify/redis is not used: version 7 brings its own ioredis 5, a second copy beside the
+ * service's ioredis 6, and types `fastify.redis` with it, where the scripts' commands are not
+ * declared. What it would add is this decorator and the close below.)
  */
 export default fp(async function redisPlugin (fastify) {
   const { redis: config } = fastify.config
