@@ -164,17 +164,26 @@ t.test('days before the retention are left out', async (t) => {
   t.same([old.views, old.uniques, old.referrers], [0, 0, []], 'a range over its 256-day run answers nothing of it: it is past the retention')
 })
 
-t.test('no rollup is built that holds a day past the retention: no range would read it', async (t) => {
+t.test('rollups start within the retention: none holds a day past it, as no range would read one', async (t) => {
   const redis = await startTestRedis(t)
-  // A retention whose oldest kept day is not the first of its 4-day run, so that run also holds the day before.
-  const retentionDays = [400, 401, 402].find((days) => runHolding(addDays(TODAY, -days), 4).first < addDays(TODAY, -days)) as number
-  const oldestKept = addDays(TODAY, -retentionDays)
+  const oldestKeptFor = (retentionDays: number): string => addDays(TODAY, -retentionDays)
+  const startsARun = (day: string): boolean => runHolding(day, 4).first === day
+  // Of four days running, one starts a 4-day run and the others don't.
+  const unaligned = [400, 401, 402, 403].find((days) => !startsARun(oldestKeptFor(days))) as number
+  const aligned = [400, 401, 402, 403].find((days) => startsARun(oldestKeptFor(days))) as number
+
+  const oldestKept = oldestKeptFor(unaligned)
   const justPast = addDays(oldestKept, -1)
   for (const day of [justPast, oldestKept]) await redis.client.pfadd(keys.uniquesOnDay('index', day), `visitor-${day}`)
-  await buildRollups(redis.client, ['index'], { today: TODAY, retentionDays })
+  await buildRollups(redis.client, ['index'], { today: TODAY, retentionDays: unaligned })
   for (const run of rollupsHolding(justPast)) {
     t.equal(await redis.client.exists(keys.uniquesOfRun('index', run)), 0, `no ${run.days}-day rollup from ${run.first}, though it also holds ${oldestKept}, which is kept`)
   }
+
+  const runStart = oldestKeptFor(aligned)
+  await redis.client.pfadd(keys.uniquesOnDay('promo', runStart), 'visitor-on-the-first-kept-day')
+  await buildRollups(redis.client, ['promo'], { today: TODAY, retentionDays: aligned })
+  t.equal(await redis.client.pfcount(keys.uniquesOfRun('promo', { first: runStart, days: 4 })), 1, `the 4-day rollup that starts on the oldest kept day, ${runStart}, is built`)
 })
 
 t.test('rollups built while the service writes stay exact, and may be built again after', async (t) => {
