@@ -40,6 +40,11 @@ export interface CaseSummary {
   inputBytesPerView: number
   /** Server CPU time per view, in µs: the cost of a view, whether or not the server was saturated. */
   serverMicrosPerView: number
+  /**
+   * Load generator and Redis CPU time per view, in µs: what the core they share needs per view
+   * when cores are pinned. A case's req/s is at most 1,000,000 over this or serverMicrosPerView.
+   */
+  loadAndRedisMicrosPerView: number
   cpu: RunRecord['cpu']
 }
 
@@ -72,6 +77,7 @@ export function summarise (bench: BenchCase, runs: RunRecord[]): CaseSummary {
     viewsPerBatch: scriptCalls === 0 ? null : of((run) => run.views / run.redis.scriptCalls),
     inputBytesPerView: of((run) => run.redis.inputBytes / run.views),
     serverMicrosPerView: of((run) => 1e6 * run.cpu.server * run.seconds / run.views),
+    loadAndRedisMicrosPerView: of((run) => 1e6 * (run.cpu.loadGenerator + run.cpu.redis) * run.seconds / run.views),
     cpu: {
       server: of((run) => run.cpu.server),
       redis: of((run) => run.cpu.redis),
@@ -123,7 +129,7 @@ const fixed = (value: number | null, digits: number): string => value === null |
 const percent = (share: number): string => `${Math.round(share * 100)}%`
 
 export function formatTable (summaries: CaseSummary[]): string {
-  const header = ['case', 'what', 'req/s', 'p50 ms', 'p99 ms', 'cmds/view', 'trips/view', 'views/batch', 'B in/view', 'server µs/view', 'CPU server', 'CPU redis', 'CPU load', 'CPU other']
+  const header = ['case', 'what', 'req/s', 'p50 ms', 'p99 ms', 'cmds/view', 'trips/view', 'views/batch', 'B in/view', 'server µs/view', 'load+redis µs/view', 'CPU server', 'CPU redis', 'CPU load', 'CPU other']
   const rows = summaries.map((summary) => [
     summary.id,
     summary.label,
@@ -135,6 +141,7 @@ export function formatTable (summaries: CaseSummary[]): string {
     fixed(summary.viewsPerBatch, 1),
     fixed(summary.inputBytesPerView, 0),
     fixed(summary.serverMicrosPerView, 0),
+    fixed(summary.loadAndRedisMicrosPerView, 0),
     percent(summary.cpu.server),
     percent(summary.cpu.redis),
     percent(summary.cpu.loadGenerator),
