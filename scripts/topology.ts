@@ -165,8 +165,11 @@ export interface Topology {
   sentinels: TopologyNode[]
   /** The data node the sentinels name as master now. */
   master: () => Promise<TopologyNode>
-  /** Resolves once `node` replicates from the current master and is in sync with it. */
-  replicaInSync: (node: TopologyNode) => Promise<void>
+  /**
+   * Resolves once `node` replicates from the current master and is in sync with it; after
+   * `timeoutMs`, rejects with the nodes' last answers and the ends of their logs.
+   */
+  replicaInSync: (node: TopologyNode, timeoutMs?: number) => Promise<void>
   /** Kills every process it started. */
   stop: () => Promise<void>
 }
@@ -206,12 +209,19 @@ export async function startTopology ({ dir, ports, downAfterMs, failoverTimeoutM
       const [, port] = await ask((sentinels[0] as TopologyNode).port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName as string) as [string, string]
       return topology.data.find((node) => node.port === Number(port)) as TopologyNode
     },
-    replicaInSync: async (node) => {
+    replicaInSync: async (node, timeoutMs) => {
       const current = await topology.master()
+      let roles: unknown[] = []
       await waitFor(`${node.name} to replicate ${current.name} in sync`, async () => {
-        const masterRole = await ask(current.port, 'ROLE') as [string, number] | undefined
-        const role = await ask(node.port, 'ROLE') as [string, string, number, string, number] | undefined
-        return masterRole?.[0] === 'master' && role?.[0] === 'slave' && role[2] === current.port && role[3] === 'connected' && role[4] >= masterRole[1] ? true : undefined
+        roles = [await ask(current.port, 'ROLE'), await ask(node.port, 'ROLE')]
+        const [masterRole, role] = roles as [[string], [string, string, number, string]]
+        // WAIT answers once the replicas (`node` is the only one) hold every write the master had
+        // when asked. Comparing offsets can race the views written meanwhile: the master's moves on.
+        return masterRole[0] === 'master' && role[0] === 'slave' && role[2] === current.port && role[3] === 'connected' && await ask(current.port, 'WAIT', 1, 1000) === 1 ? true : undefined
+      }, timeoutMs).catch((error: Error) => {
+        // What the nodes said and logged last, so a failure can be understood after the topology is gone.
+        const tails = [node, current, sentinels[0] as TopologyNode].map((shown) => `${shown.name}'s log ends:\n${lastLines(shown.log, 15)}`)
+        throw new Error(`${error.message}; last ROLE answers (master, replica): ${JSON.stringify(roles)}\n${tails.join('\n')}`)
       })
     },
     // SIGKILL: these nodes hold nothing worth a clean shutdown, and a replica still writing
@@ -248,4 +258,9 @@ function withDirective (text: string, name: string, value: string): string {
   if (at === -1) lines.push(`${name} ${value}`)
   else lines[at] = `${name} ${value}`
   return lines.join('\n')
+}
+
+/** The last `count` lines of a file. */
+function lastLines (file: string, count: number): string {
+  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-count).join('\n')
 }

@@ -5,6 +5,7 @@ import t from 'tap'
 import { isListening } from '../../src/redis-process.js'
 import { startTopology, waitFor } from '../../scripts/topology.js'
 import { freePort } from '../helpers/redis.js'
+import { startTestTopology } from '../helpers/topology.js'
 
 t.test('waiting gives up with what it waited for, and why the last check failed', async (t) => {
   await t.rejects(waitFor('a miracle', async () => undefined, 0), { message: 'gave up waiting for a miracle after 0 ms' })
@@ -31,4 +32,11 @@ t.test('a node that can\'t start stops the ones started before it and names its 
   await t.rejects(startTopology({ dir, ports }), new RegExp(`redis-2 \\(port ${replicaPort}\\) stopped before it answered; see ${join(dir, 'redis-2', 'redis.log')}`))
   t.notOk(await isListening('127.0.0.1', masterPort), 'the master was stopped')
   t.ok(existsSync(join(dir, 'redis-2', 'redis.log')), 'the log is there to read')
+})
+
+t.test('a node that never gets in sync is reported with what the nodes said and logged last', async (t) => {
+  const topology = await startTestTopology(t)
+  const master = await topology.master()
+  // The master never replicates anyone: waiting for it to is bound to fail.
+  await t.rejects(topology.replicaInSync(master, 200), /gave up waiting for redis-1 to replicate redis-1 in sync after 200 ms; last ROLE answers \(master, replica\): \[\["master",\d+,.*redis-1's log ends:\n.*Ready to accept connections.*sentinel-1's log ends:\n/s)
 })
