@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { addDays, daysBetween, isCalendarDay, today } from '../src/calendar.js'
+import { daysBetween, isCalendarDay, today } from '../src/calendar.js'
 import type { Config } from '../src/config.js'
+import { oldestKeptDay } from '../src/data-model.js'
 import { ClientError, fromRedis } from '../src/errors.js'
 import type { PageConfig } from '../src/pages.js'
 import { DayOrToday, DayStats, errorResponses, PageQuery, RangeQuery, RangeStats } from '../src/schemas.js'
@@ -24,9 +25,9 @@ export function calendarDay (config: Config, text: string): string {
   return day
 }
 
-/** The oldest day whose numbers are kept: RETENTION_DAYS before today. */
+/** The oldest day whose numbers are kept, today. */
 function oldestKept (config: Config): string {
-  return addDays(today(config.timeZone), -config.retentionDays)
+  return oldestKeptDay(today(config.timeZone), config.retentionDays)
 }
 
 const statsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {

@@ -21,7 +21,7 @@
  * | thead:writer:<instance id>           | string      | WRITER_PROGRESS_TTL_SECONDS             |
  */
 
-import { expiryOfDay, lastDayOf, lastDayOfMonth, runHolding, runsCovering, type DayRun } from './calendar.js'
+import { addDays, expiryOfDay, lastDayOf, lastDayOfMonth, runHolding, runsCovering, type DayRun } from './calendar.js'
 
 export const keys = {
   /** All-time views of a page, as in the seed. */
@@ -90,6 +90,14 @@ export const REFERRERS_KEPT_PER_DAY = 100
  * from at most 21 keys of each kind, where one key per day made its unions cost 20 ms.
  */
 export const ROLLUP_SPANS = [256, 64, 16, 4] as const
+
+/**
+ * The oldest day whose numbers are kept on `today`: RETENTION_DAYS before it. Ranges read
+ * nothing of days before it, so no rollup holding one is read, nor built.
+ */
+export function oldestKeptDay (today: string, retentionDays: number): string {
+  return addDays(today, -retentionDays)
+}
 
 /** When the day table holding `day` may go: RETENTION_DAYS after its month's last day. */
 export function expiryOfDayTable (day: string, retentionDays: number): number {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { addDays, daysBetween, lastDayOf, runHolding, type DayRun } from './calendar.js'
-import { expiryOfDayTable, expiryOfRun, FILL_DAY_TABLE_SCRIPT, keys, REFERRERS_KEPT_PER_DAY, ROLLUP_SPANS } from './data-model.js'
+import { expiryOfDayTable, expiryOfRun, FILL_DAY_TABLE_SCRIPT, keys, oldestKeptDay, REFERRERS_KEPT_PER_DAY, ROLLUP_SPANS } from './data-model.js'
 
 /** What buildRollups built: rollups (runs of days) and days entered into their day tables. */
 export interface BuiltRollups {
@@ -20,7 +20,7 @@ export interface BuiltRollups {
  */
 export async function buildRollups (redis: Redis, pages: string[], { today, retentionDays }: { today: string, retentionDays: number }): Promise<BuiltRollups> {
   const built = { runs: 0, days: 0 }
-  const first = addDays(today, -retentionDays)
+  const first = oldestKeptDay(today, retentionDays)
   for (const page of pages) {
     const pipeline = redis.pipeline()
     for (const day of daysBetween(first, today)) {
