@@ -6,6 +6,15 @@ const TOKEN = 'visitor-log-token-0123456789'
 const AUTH = { authorization: `Bearer ${TOKEN}` }
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
 
+type App = Awaited<ReturnType<typeof build>>['app']
+
+/** A first view of the page by a new visitor: the cookie to send back, and the id it holds. */
+async function newVisitor (app: App): Promise<{ cookie: string, id: string }> {
+  const first = await app.inject({ url: '/', headers: { 'user-agent': FIREFOX } })
+  const value = first.cookies[0]?.value as string
+  return { cookie: `thead_visitor=${value}`, id: value.split('.')[0] as string }
+}
+
 t.test('the visitor log records who visited, anonymised, newest first', async (t) => {
   const redis = await startTestRedis(t)
   const { app } = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN })
@@ -80,9 +89,7 @@ t.test('the log is paginated with a cursor, limit capped at 1000', async (t) => 
 t.test('a visitor\'s summary, and erasing everything about them', async (t) => {
   const redis = await startTestRedis(t)
   const { app } = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN })
-  const first = await app.inject({ url: '/', headers: { 'user-agent': FIREFOX } })
-  const cookie = `thead_visitor=${first.cookies[0]?.value}`
-  const id = first.cookies[0]?.value.split('.')[0]
+  const { cookie, id } = await newVisitor(app)
   await app.inject({ url: '/', headers: { 'user-agent': FIREFOX, cookie } })
   await app.inject({ url: '/', headers: { 'user-agent': FIREFOX } })
 
@@ -103,9 +110,7 @@ t.test('a visitor\'s summary, and erasing everything about them', async (t) => {
 t.test('a visitor\'s summary holds their latest 20 visits, newest first', async (t) => {
   const redis = await startTestRedis(t)
   const { app } = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN })
-  const first = await app.inject({ url: '/', headers: { 'user-agent': FIREFOX } })
-  const cookie = `thead_visitor=${first.cookies[0]?.value}`
-  const id = first.cookies[0]?.value.split('.')[0]
+  const { cookie, id } = await newVisitor(app)
   for (let view = 1; view < 25; view += 1) await app.inject({ url: view % 2 === 0 ? '/' : '/promo', headers: { 'user-agent': FIREFOX, cookie } })
   const summary = (await app.inject({ url: `/visitors/${id}`, headers: AUTH })).json()
   t.equal(summary.visits, 25)
@@ -117,9 +122,7 @@ t.test('a visitor\'s summary holds their latest 20 visits, newest first', async 
 t.test('visits in a recent list written by an older version still show, and are erased', async (t) => {
   const redis = await startTestRedis(t)
   const { app } = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN })
-  const first = await app.inject({ url: '/', headers: { 'user-agent': FIREFOX } })
-  const cookie = `thead_visitor=${first.cookies[0]?.value}`
-  const id = first.cookies[0]?.value.split('.')[0] as string
+  const { cookie, id } = await newVisitor(app)
   await app.inject({ url: '/promo', headers: { 'user-agent': FIREFOX, cookie } })
   // What an older version left: the ids in a list of their own, none in the summary.
   const older = (await redis.client.xrange('thead:visits', '-', '+')).map(([entry]) => entry)
