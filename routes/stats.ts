@@ -62,10 +62,9 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const days = daysBetween(from, to)
     if (days.length > MAX_RANGE_DAYS) throw new ClientError(400, `A range may span ${MAX_RANGE_DAYS} days at most`)
     const range = await fromRedis(readRange(fastify.redis, page.name, days, oldestKept(config)))
-    const total = (field: 'views' | 'new' | 'returning' | 'bots' | 'limited'): number => range.days.reduce((sum, day) => sum + day[field], 0)
     return {
       page: page.name, from, to,
-      views: total('views'), uniques: range.uniques, new: total('new'), returning: total('returning'), bots: total('bots'), limited: total('limited'),
+      ...range.totals, uniques: range.uniques,
       days: range.days,
       referrers: range.referrers
     }

@@ -110,11 +110,33 @@ export function runsCovering (from: string, to: string, spans: readonly number[]
   return runs
 }
 
-/** Every day from `from` to `to`, both included, as YYYY-MM-DD. */
+/** '00' to '31': a day's month and date, as YYYY-MM-DD writes them. */
+const TWO_DIGITS = Array.from({ length: 32 }, (_, number) => String(number).padStart(2, '0'))
+
+/**
+ * Every day from `from` to `to`, both included, as YYYY-MM-DD. It counts the date up itself:
+ * a year's range through a Date per day was a tenth of the server's time on a /stats read.
+ */
 export function daysBetween (from: string, to: string): string[] {
   const days: string[] = []
-  for (let number = dayNumber(from), last = dayNumber(to); number <= last; number += 1) days.push(dayOfNumber(number))
+  let year = Number(from.slice(0, 4))
+  let month = Number(from.slice(5, 7))
+  let date = Number(from.slice(8, 10))
+  for (let day = from; day <= to; day = `${String(year).padStart(4, '0')}-${TWO_DIGITS[month] as string}-${TWO_DIGITS[date] as string}`) {
+    days.push(day)
+    date += 1
+    if (date > daysInMonth(year, month)) {
+      date = 1
+      month = month === 12 ? 1 : month + 1
+      if (month === 1) year += 1
+    }
+  }
   return days
+}
+
+function daysInMonth (year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
 }
 
 /** The instants [start, end) in ms that make up `day` in `timeZone`. */

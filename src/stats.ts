@@ -12,9 +12,13 @@ export interface DayNumbers {
   limited: number
 }
 
+/** A range's numbers that are the sums of its days'. */
+export type RangeTotals = Omit<DayNumbers, 'day' | 'uniques'>
+
 export interface RangeNumbers {
   /** Distinct visitors over the whole range: a union of the days, not their sum. */
   uniques: number
+  totals: RangeTotals
   days: DayNumbers[]
   referrers: Array<{ referrer: string, views: number }>
 }
@@ -29,7 +33,8 @@ const TOP_REFERRERS = 10
  */
 export async function readRange (redis: Redis, page: string, days: string[], oldestKept: string): Promise<RangeNumbers> {
   const kept = days.filter((day) => day >= oldestKept)
-  if (kept.length === 0) return { uniques: 0, days: days.map(nothingOn), referrers: [] }
+  const totals: RangeTotals = { views: 0, new: 0, returning: 0, bots: 0, limited: 0 }
+  if (kept.length === 0) return { uniques: 0, totals, days: days.map(nothingOn), referrers: [] }
   const { keys, args, months } = readRangeArguments(page, kept, TOP_REFERRERS)
   const [uniques, tables, referrers] = await redis.readRange(keys.length, ...keys, ...args)
   const top: RangeNumbers['referrers'] = []
@@ -54,9 +59,14 @@ export async function readRange (redis: Redis, page: string, days: string[], old
       day.returning = Number(counts[3])
       day.bots = Number(counts[4])
       day.limited = Number(counts[5])
+      totals.views += day.views
+      totals.new += day.new
+      totals.returning += day.returning
+      totals.bots += day.bots
+      totals.limited += day.limited
     }
   }
-  return { uniques, days: numbers, referrers: top }
+  return { uniques, totals, days: numbers, referrers: top }
 }
 
 function nothingOn (day: string): DayNumbers {

@@ -63,6 +63,12 @@ t.test('a range of days includes both ends', async (t) => {
   t.same(daysBetween('2026-03-29', '2026-03-29'), ['2026-03-29'], 'one day')
   t.same(daysBetween('2026-03-02', '2026-03-01'), [], 'none when backwards')
   t.equal(daysBetween('2025-01-01', '2025-12-31').length, 365)
+  t.same(daysBetween('2100-02-28', '2100-03-01'), ['2100-02-28', '2100-03-01'], 'no leap day in a century year')
+  t.same(daysBetween('2000-02-28', '2000-03-01'), ['2000-02-28', '2000-02-29', '2000-03-01'], 'a leap day in a year divisible by 400')
+  t.same(daysBetween('2026-04-30', '2026-05-01'), ['2026-04-30', '2026-05-01'], 'after a 30-day month')
+  const decades = daysBetween('1995-01-01', '2034-12-31')
+  t.ok(decades.every((day, index) => index === 0 || addDays(decades[index - 1] as string, 1) === day), 'every day of forty years follows the one before')
+  t.equal(decades.at(-1), '2034-12-31', 'up to the last day')
 })
 
 /** Asserts that [start, end) is exactly `day` in `zone`: its first and last instants and no more. */
