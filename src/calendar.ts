@@ -127,8 +127,12 @@ export function daysBetween (from: string, to: string): string[] {
     date += 1
     if (date > daysInMonth(year, month)) {
       date = 1
-      month = month === 12 ? 1 : month + 1
-      if (month === 1) year += 1
+      if (month === 12) {
+        month = 1
+        year += 1
+      } else {
+        month += 1
+      }
     }
   }
   return days
