@@ -13,7 +13,7 @@ import { projectRoot } from '../src/config.js'
 import { startRedisProcess, type RedisProcess } from '../src/redis-process.js'
 import { freePort } from '../test/helpers/redis.js'
 import { drive, quantile, stopLoad } from './bench/load.js'
-import { cpuSeconds, machineBusySeconds, pinProcess, planCores, startServer, stopAllServers, type ServerProcess } from './bench/processes.js'
+import { buildServers, cpuSeconds, machineBusySeconds, pinProcess, planCores, startServer, stopAllServers, type ServerProcess } from './bench/processes.js'
 import { costOfReading, countersBetween, readRedisCounters, type RedisCounters } from './bench/redis-counters.js'
 import { formatTable, ratios, ratiosByRound, summarise, type BenchCase, type RunRecord } from './bench/report.js'
 import type { ServerKind } from './bench/server.js'
@@ -82,6 +82,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function main (): Promise<void> {
+  buildServers()
   const cores = planCores()
   workDir = mkdtempSync(join(tmpdir(), 'thead-bench-'))
   const redisPort = await freePort()
