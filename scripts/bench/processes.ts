@@ -57,7 +57,7 @@ export interface ServerProcess {
 
 /**
  * Compiles the project as `npm start` does. Under tsx the servers ran other code: the ceiling
- * cost 15 % more CPU per request, the service 4 % more.
+ * cost about 15 % more CPU per request, the service 4 % more.
  */
 export function buildServers (): void {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: projectRoot, stdio: 'inherit' })
@@ -66,7 +66,7 @@ export function buildServers (): void {
 /** Starts scripts/bench/server.ts, compiled by buildServers, for `kind` (on `core` when given) and waits until it listens. */
 export async function startServer (kind: ServerKind, env: Record<string, string>, core: number | undefined): Promise<ServerProcess> {
   // BENCH_CPU_PROF=<dir>: each server writes CPU profiles to <dir>/<kind> when it stops
-  // (one per thread: the largest is the main thread's).
+  // (one file: compiled, the server has no loader thread).
   const profile = process.env.BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_CPU_PROF, kind)}`]
   const node = [process.execPath, ...profile, SERVER_SCRIPT, kind]
   const [command, ...args] = core === undefined ? node : ['taskset', '-c', String(core), ...node]
