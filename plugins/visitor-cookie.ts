@@ -1,14 +1,14 @@
-import { randomBytes } from 'node:crypto'
 import cookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { DailySalt } from '../src/daily-salt.js'
 import { memoize } from '../src/memo.js'
+import { VisitorTokens } from '../src/visitor-tokens.js'
 
 export const VISITOR_COOKIE = 'thead_visitor'
 /** 16 random bytes (128 bits) in base64url. */
 const VISITOR_ID = /^[A-Za-z0-9_-]{22}$/
-/** A signed id is about 66 characters; anything far longer is not ours and is not unsigned. */
+/** A token is 44 characters and an id signed the earlier way about 66; anything far longer is not ours and is not checked. */
 const MAX_COOKIE_LENGTH = 128
 /** Browsers cap cookie lifetimes at 400 days. */
 const COOKIE_MAX_AGE_SECONDS = 400 * 86400
@@ -24,33 +24,23 @@ export interface Visitor {
 declare module 'fastify' {
   interface FastifyReply {
     /**
-     * Who is viewing `day`: in cookie mode from the signed cookie, issuing a fresh one on this
+     * Who is viewing `day`: in cookie mode from the visitor cookie, issuing a fresh one on this
      * reply when there is none; in cookieless mode from the day's salted hash, setting nothing.
      */
     identifyVisitor: (day: string) => Promise<Visitor>
   }
 }
 
-/** Random bytes drawn for 256 ids at a time: one `randomBytes` call per id is a few % of a view. */
-const ID_BYTES = 16
-let idPool = Buffer.alloc(0)
-let idPoolOffset = 0
-
-function newVisitorId (): string {
-  if (idPoolOffset === idPool.length) {
-    idPool = randomBytes(ID_BYTES * 256)
-    idPoolOffset = 0
-  }
-  idPoolOffset += ID_BYTES
-  return idPool.toString('base64url', idPoolOffset - ID_BYTES, idPoolOffset)
-}
-
 /**
  * Reads visitor cookies and issues new ones. A returning visitor's cookie is checked once and
- * then remembered (checking its HMAC costs more than the rest of reading the request).
+ * then remembered (checking it costs more than the rest of reading the request).
  */
 function cookieVisitors (fastify: FastifyInstance): (reply: FastifyReply) => Visitor {
+  const tokens = new VisitorTokens(fastify.config.cookieSecret)
   const idInCookie = memoize((raw) => {
+    if (!raw.includes('.')) return tokens.idIn(raw)
+    // An id signed with @fastify/cookie's HMAC, as versions before visitor tokens issued them.
+    // Such a cookie lasts 400 days from its issue, so this way of reading it stays until then.
     const { valid, value } = fastify.unsignCookie(raw)
     return valid && value !== null && VISITOR_ID.test(value) ? value : null
   }, { capacity: REMEMBERED_COOKIES, maxKeyLength: MAX_COOKIE_LENGTH })
@@ -61,14 +51,14 @@ function cookieVisitors (fastify: FastifyInstance): (reply: FastifyReply) => Vis
     // A cookie far longer than ours is not checked at all, so nobody can make us hash kilobytes.
     const known = raw === undefined || raw.length > MAX_COOKIE_LENGTH ? null : idInCookie(raw)
     if (known !== null) return { id: known, isNew: false }
-    const id = newVisitorId()
+    const { id, token } = tokens.issue()
     const secure = reply.request.protocol === 'https' ? '; Secure' : ''
-    reply.header('set-cookie', `${VISITOR_COOKIE}=${encodeURIComponent(fastify.signCookie(id))}${attributes}${secure}`)
+    reply.header('set-cookie', `${VISITOR_COOKIE}=${token}${attributes}${secure}`)
     return { id, isNew: true }
   }
 }
 
-/** Knows a visitor again by a long-lived, signed, HttpOnly cookie holding a random id. */
+/** Knows a visitor again by a long-lived, HttpOnly cookie holding a random id and its tag (src/visitor-tokens.ts). */
 export default fp(async function visitorCookiePlugin (fastify) {
   await fastify.register(cookie, { secret: fastify.config.cookieSecret })
   if (fastify.config.visitorIdMode === 'cookie') {

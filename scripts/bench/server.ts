@@ -10,7 +10,6 @@
  * over IPC; the process exits when told to (SIGTERM, SIGINT) or when its parent goes away.
  */
 import { resolve } from 'node:path'
-import { sign } from '@fastify/cookie'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import securityHeadersPlugin from '../../plugins/security-headers.js'
@@ -20,6 +19,7 @@ import app, { serverOptions } from '../../src/app.js'
 import { today } from '../../src/calendar.js'
 import { loadConfig, projectRoot, type Config } from '../../src/config.js'
 import type { PageConfig } from '../../src/pages.js'
+import { VisitorTokens } from '../../src/visitor-tokens.js'
 
 export type ServerKind = 'thead' | 'ceiling' | 'seed'
 const SERVER_KINDS: ServerKind[] = ['thead', 'ceiling', 'seed']
@@ -56,14 +56,14 @@ async function main (): Promise<void> {
 type Counter = () => Promise<number>
 
 /**
- * The first page, as the service serves it to a new visitor (security headers, a signed
+ * The first page, as the service serves it to a new visitor (security headers, a
  * visitor cookie, `thead-view`), with its views from `countView` or fixed.
  */
 async function registerFixedPage (fastify: FastifyInstance, config: Config, countView: Counter | null): Promise<void> {
   const page = config.pages[0] as PageConfig
   const adPage = AdPage.fromFile(resolve(projectRoot, page.template))
-  // One cookie made once: the bytes of a fresh visitor's, without the per-view signing.
-  const visitorCookie = `${VISITOR_COOKIE}=${sign('AAAAAAAAAAAAAAAAAAAAAA', config.cookieSecret)}; Max-Age=${400 * 86400}; Path=/; HttpOnly; SameSite=Lax`
+  // One cookie made once: the bytes of a fresh visitor's, without making a token per view.
+  const visitorCookie = `${VISITOR_COOKIE}=${new VisitorTokens(config.cookieSecret).issue().token}; Max-Age=${400 * 86400}; Path=/; HttpOnly; SameSite=Lax`
   await fastify.register(securityHeadersPlugin)
   fastify.get(page.path, async function serveFixedPage (request, reply) {
     const counts = countView === null ? FIXED_COUNTS : { ...FIXED_COUNTS, views: await countView() }

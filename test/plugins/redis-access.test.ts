@@ -2,6 +2,7 @@ import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { projectRoot } from '../../src/config.js'
+import { tokenId } from '../../src/visitor-tokens.js'
 import { build } from '../helpers/build.js'
 import { freePort, startTestRedis } from '../helpers/redis.js'
 import { makeTestCertificates } from '../helpers/tls.js'
@@ -15,7 +16,7 @@ async function exerciseEverything (t: Test, app: Awaited<ReturnType<typeof build
   const auth = { authorization: `Bearer ${TOKEN}` }
   const first = await app.inject({ url: '/', headers: { 'user-agent': FIREFOX, referer: 'https://r.example/' } })
   t.equal(first.headers['thead-view'], 'counted')
-  const id = first.cookies[0]?.value.split('.')[0]
+  const id = tokenId(first.cookies[0]?.value as string)
   await app.inject({ url: '/promo', headers: { 'user-agent': 'curl/8' } })
   t.match((await app.inject({ url: '/stats/today' })).json(), { views: 1, uniques: 1 })
   t.equal((await app.inject({ url: '/stats?from=2026-01-01&to=2026-12-31' })).statusCode, 200)

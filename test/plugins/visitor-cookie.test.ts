@@ -1,4 +1,5 @@
 import t from 'tap'
+import { tokenId } from '../../src/visitor-tokens.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis } from '../helpers/redis.js'
 
@@ -19,9 +20,30 @@ t.test('a cookie signed with our secret but not holding a visitor id gets a fres
   for (const value of ['page:index:*', 'short', 'a'.repeat(23), '../../etc/passwd0000000']) {
     const { taken, cookie } = await visit(app, { cookie: `thead_visitor=${app.signCookie(value)}` })
     t.equal(taken, 'counted', `${value}: a new visitor`)
-    t.match(cookie, /^[A-Za-z0-9_-]{22}\./, `${value}: given a real id`)
+    t.match(cookie, /^[A-Za-z0-9_-]{44}$/, `${value}: given a token of ours`)
   }
   t.same(await redis.client.keys('thead:visitor:page*'), [], 'no key named after the cookie')
+})
+
+t.test('a cookie of the earlier format, an id signed with an HMAC, still identifies its visitor', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  const id = 'EarlierVisitorId012345'
+  const earlier = { cookie: `thead_visitor=${encodeURIComponent(app.signCookie(id))}` }
+  const first = await visit(app, earlier)
+  t.same(first, { taken: 'counted', cookie: undefined }, 'counted once, and the cookie is kept')
+  t.equal((await visit(app, earlier)).taken, 'duplicate', 'the same visitor on the next view')
+  t.equal(await redis.client.hget(`thead:visitor:${id}`, 'visits'), '2', 'under the id it holds')
+})
+
+t.test('a made-up token is not believed', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  const madeUp = 'MadeUpVisitorId0123456' + 'MadeUpTag0123456789012'
+  const { taken, cookie } = await visit(app, { cookie: `thead_visitor=${madeUp}` })
+  t.equal(taken, 'counted', 'a new visitor')
+  t.not(tokenId(cookie as string), tokenId(madeUp), 'given an id of ours')
+  t.same(await redis.client.keys('thead:visitor:MadeUp*'), [], 'no key named after the cookie')
 })
 
 t.test('another instance with the same COOKIE_SECRET knows the visitor; one with another secret does not', async (t) => {
@@ -33,7 +55,7 @@ t.test('another instance with the same COOKIE_SECRET knows the visitor; one with
   const other = await build(t, { REDIS_URL: redis.url, COOKIE_SECRET: 'another-secret-that-is-long-enough-too' })
   const stranger = await visit(other.app, { cookie: `thead_visitor=${cookie}` })
   t.equal(stranger.taken, 'counted', 'a cookie it did not sign is not believed')
-  t.not(stranger.cookie?.split('.')[0], cookie?.split('.')[0], 'and it issues an id of its own')
+  t.not(tokenId(stranger.cookie as string), tokenId(cookie as string), 'and it issues an id of its own')
 })
 
 t.test('cookieless instances sharing a Redis know a visitor by the same day\'s salt', async (t) => {

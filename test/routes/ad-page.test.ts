@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { dayIn } from '../../src/calendar.js'
+import { tokenId } from '../../src/visitor-tokens.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis, watchClientCommands } from '../helpers/redis.js'
 
@@ -61,8 +62,8 @@ t.test('a returning visitor is a view but not a new unique', async (t) => {
   t.equal(cookie?.sameSite, 'Lax')
   t.notOk(cookie?.secure, 'not Secure over plain HTTP')
   t.ok((cookie?.maxAge ?? 0) >= 365 * 86400, 'long-lived')
-  const id = cookie?.value.split('.')[0] ?? ''
-  t.ok(Buffer.from(id, 'base64url').length >= 16, 'the id holds at least 128 random bits')
+  t.match(cookie?.value, /^[A-Za-z0-9_-]{44}$/, 'a token: the id and its tag')
+  t.equal(Buffer.from(tokenId(cookie?.value as string), 'base64url').length, 16, 'the id holds 128 random bits')
 
   const again = await app.inject({ url: '/', headers: { ...BROWSER, cookie: `thead_visitor=${cookie?.value}` } })
   t.equal(again.headers['set-cookie'], undefined, 'a known visitor keeps the cookie')
@@ -101,12 +102,14 @@ t.test('a missing, malformed, tampered or oversized cookie gets a fresh id', asy
   const { app } = await build(t, { REDIS_URL: redis.url })
   const first = await app.inject({ url: '/', headers: BROWSER })
   const good = first.cookies[0]?.value ?? ''
-  const [id, signature] = good.split('.')
+  const id = tokenId(good)
+  const tag = good.slice(id.length)
   const bad = {
     malformed: 'not a cookie at all',
-    unsigned: id,
-    tampered: `${id?.slice(0, -1)}${id?.endsWith('A') ? 'B' : 'A'}.${signature}`,
-    'wrong signature': `${id}.${signature?.slice(0, -2)}xx`,
+    'id without its tag': id,
+    'tampered id': `${id.slice(0, 5)}${id[5] === 'A' ? 'B' : 'A'}${id.slice(6)}${tag}`,
+    'wrong tag': `${id}${tag.slice(0, 5)}${tag[5] === 'A' ? 'B' : 'A'}${tag.slice(6)}`,
+    'the earlier format, with our token inside': app.signCookie(good),
     oversized: 'x'.repeat(5000),
     'percent garbage': '%E0%A4%A',
     empty: ''
@@ -115,7 +118,7 @@ t.test('a missing, malformed, tampered or oversized cookie gets a fresh id', asy
     const response = await app.inject({ url: '/', headers: { ...BROWSER, cookie: `thead_visitor=${value}` } })
     t.equal(response.statusCode, 200, `${name}: page served`)
     const fresh = response.cookies.find((c) => c.name === 'thead_visitor')?.value ?? ''
-    t.not(fresh.split('.')[0], id, `${name}: a fresh id`)
+    t.not(tokenId(fresh), id, `${name}: a fresh id`)
   }
   t.equal(await redis.client.pfcount(`page:index:uniques:${today()}`), 1 + Object.keys(bad).length, 'each fresh id is a new unique')
 })
