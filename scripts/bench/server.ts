@@ -1,6 +1,6 @@
 /**
  * One server under test, in a process of its own so it never shares an event loop with the
- * load generator: `tsx scripts/bench/server.ts <kind>`.
+ * load generator: `node dist/scripts/bench/server.js <kind>`, once `npm run build` has compiled it.
  *
  * - `thead`: the real service (src/app.ts), every kind of counting on.
  * - `ceiling`: the same page with the same headers and bytes, fixed numbers, no Redis.
