@@ -61,9 +61,15 @@ export function dayNumber (day: string): number {
 /** The day `number` days after 1970-01-01 (a year of ranges formats hundreds: toISOString is slower). */
 function dayOfNumber (number: number): string {
   const date = new Date(number * DAY_MS)
-  const month = date.getUTCMonth() + 1
-  const day = date.getUTCDate()
-  return `${String(date.getUTCFullYear()).padStart(4, '0')}-${month < 10 ? '0' : ''}${month}-${day < 10 ? '0' : ''}${day}`
+  return formatDay(date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate())
+}
+
+/** '00' to '31': a day's month and date, as YYYY-MM-DD writes them. */
+const TWO_DIGITS = Array.from({ length: 32 }, (_, number) => String(number).padStart(2, '0'))
+
+/** A year, month (1-12) and date as YYYY-MM-DD. */
+function formatDay (year: number, month: number, date: number): string {
+  return `${String(year).padStart(4, '0')}-${TWO_DIGITS[month] as string}-${TWO_DIGITS[date] as string}`
 }
 
 /** `days` days from `first`, where `first` lies a whole number of such runs after 1970-01-01. */
@@ -110,9 +116,6 @@ export function runsCovering (from: string, to: string, spans: readonly number[]
   return runs
 }
 
-/** '00' to '31': a day's month and date, as YYYY-MM-DD writes them. */
-const TWO_DIGITS = Array.from({ length: 32 }, (_, number) => String(number).padStart(2, '0'))
-
 /**
  * Every day from `from` to `to`, both included, as YYYY-MM-DD. It counts the date up itself:
  * a year's range through a Date per day was a tenth of the server's time on a /stats read.
@@ -122,7 +125,7 @@ export function daysBetween (from: string, to: string): string[] {
   let year = Number(from.slice(0, 4))
   let month = Number(from.slice(5, 7))
   let date = Number(from.slice(8, 10))
-  for (let day = from; day <= to; day = `${String(year).padStart(4, '0')}-${TWO_DIGITS[month] as string}-${TWO_DIGITS[date] as string}`) {
+  for (let day = from; day <= to; day = formatDay(year, month, date)) {
     days.push(day)
     date += 1
     if (date > daysInMonth(year, month)) {

@@ -33,8 +33,9 @@ const TOP_REFERRERS = 10
  */
 export async function readRange (redis: Redis, page: string, days: string[], oldestKept: string): Promise<RangeNumbers> {
   const kept = days.filter((day) => day >= oldestKept)
+  const numbers = days.map(nothingOn)
   const totals: RangeTotals = { views: 0, new: 0, returning: 0, bots: 0, limited: 0 }
-  if (kept.length === 0) return { uniques: 0, totals, days: days.map(nothingOn), referrers: [] }
+  if (kept.length === 0) return { uniques: 0, totals, days: numbers, referrers: [] }
   const { keys, args, months } = readRangeArguments(page, kept, TOP_REFERRERS)
   const [uniques, tables, referrers] = await redis.readRange(keys.length, ...keys, ...args)
   const top: RangeNumbers['referrers'] = []
@@ -42,7 +43,6 @@ export async function readRange (redis: Redis, page: string, days: string[], old
     top.push({ referrer: String(referrers[index]), views: Number(referrers[index + 1]) })
   }
   // Each day's numbers sit at its offset from the range's first day: no day name is built or looked up.
-  const numbers = days.map(nothingOn)
   const first = dayNumber(days[0] as string)
   for (const [index, month] of months.entries()) {
     const beforeMonth = dayNumber(`${month}-01`) - first - 1
