@@ -18,7 +18,7 @@ import { costOfReading, countersBetween, readRedisCounters, type RedisCounters }
 import { formatTable, ratios, ratiosByRound, summarise, type BenchCase, type RunRecord } from './bench/report.js'
 import type { ServerKind } from './bench/server.js'
 import { formatStatsRange, measureStatsRange, type StatsRangeResult } from './bench/stats-range.js'
-import { firstUnusedAddress, issueVisitorCookies, newVisitorTraffic, returningVisitorTraffic } from './bench/traffic.js'
+import { BROWSER_USER_AGENT, firstUnusedAddress, issueVisitorCookies, newVisitorTraffic, returningVisitorTraffic } from './bench/traffic.js'
 
 const SECONDS = positiveNumber('BENCH_SECONDS', 5)
 const ROUNDS = positiveNumber('BENCH_ROUNDS', 3)
@@ -32,6 +32,14 @@ const MAX_OTHER_LOAD = positiveNumber('BENCH_MAX_OTHER_LOAD', 0.2)
 const TRIES_PER_RUN = 3
 /** Visitors who come back in case a'. */
 const RETURNING_VISITORS = 1000
+/**
+ * The traffic's user agent. A bot's (`curl/8.5.0`) makes every view one the service counts in
+ * the views alone: no uniques, no visitor log, no visitor summary. With BENCH_VIEW_LIMIT_PER_IP=0
+ * that measures group commit with nothing written per view, the floor of counting's cost.
+ */
+const USER_AGENT = process.env.BENCH_USER_AGENT ?? BROWSER_USER_AGENT
+/** The servers' VIEW_LIMIT_PER_IP when set; the service's default otherwise. */
+const VIEW_LIMIT_PER_IP = process.env.BENCH_VIEW_LIMIT_PER_IP
 /** Visitors a day in the year of data the range read is measured on. */
 const STATS_VISITORS_PER_DAY = positiveNumber('BENCH_STATS_VISITORS_PER_DAY', 10_000)
 /** The servers' RETENTION_DAYS: they run with the default. */
@@ -100,7 +108,8 @@ async function main (): Promise<void> {
     // The traffic's addresses arrive in X-Forwarded-For from the loopback, as behind a proxy.
     TRUST_PROXY: '127.0.0.1',
     COOKIE_SECRET: 'a-benchmark-secret-that-is-long-enough',
-    SPOOL_JOURNAL: join(workDir, 'spool.journal')
+    SPOOL_JOURNAL: join(workDir, 'spool.journal'),
+    ...(VIEW_LIMIT_PER_IP === undefined ? {} : { VIEW_LIMIT_PER_IP })
   }
   console.log(`redis-server on port ${redisPort}; ${cores === null ? 'cores not pinned' : `server on core ${cores.server}, load and redis on core ${cores.rest}`}`)
   console.log(`${CASES.length} cases x ${ROUNDS} rounds x ${SECONDS} s, ${CONNECTIONS} connections`)
@@ -109,11 +118,11 @@ async function main (): Promise<void> {
   for (const kind of new Set(CASES.map((bench) => bench.server))) {
     servers.set(kind, await startServer(kind, serverEnv, cores?.server))
   }
-  const newVisitors = newVisitorTraffic(CONNECTIONS)
+  const newVisitors = newVisitorTraffic(CONNECTIONS, USER_AGENT)
   for (const server of servers.values()) await drive(server.origin, newVisitors, WARMUP_SECONDS)
   const thead = servers.get('thead')
   const cookies = thead === undefined ? [] : await issueVisitorCookies(thead.origin, RETURNING_VISITORS, firstUnusedAddress(CONNECTIONS))
-  const traffic: Record<BenchCase['traffic'], Request[][]> = { new: newVisitors, returning: returningVisitorTraffic(CONNECTIONS, cookies) }
+  const traffic: Record<BenchCase['traffic'], Request[][]> = { new: newVisitors, returning: returningVisitorTraffic(CONNECTIONS, cookies, USER_AGENT) }
   const readingCost = await costOfReading(redisClient)
 
   const runs: RunRecord[] = []
@@ -200,7 +209,7 @@ function report (runs: RunRecord[], breakdown: Record<string, string>, stats: St
   mkdirSync(resolve(projectRoot, 'bench'), { recursive: true })
   writeFileSync(file, `${JSON.stringify({
     date: new Date().toISOString(),
-    settings: { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, warmupSeconds: WARMUP_SECONDS, pinnedCores: pinned, node: process.version },
+    settings: { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, warmupSeconds: WARMUP_SECONDS, userAgent: USER_AGENT, viewLimitPerIp: VIEW_LIMIT_PER_IP ?? 'default', pinnedCores: pinned, node: process.version },
     summaries,
     ratios: medians,
     ratiosByRound: perRound,

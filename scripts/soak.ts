@@ -12,7 +12,7 @@ import { dayIn } from '../src/calendar.js'
 import { distinctFreePorts } from '../test/helpers/topology.js'
 import { drive, stopLoad } from './bench/load.js'
 import { startServer, stopAllServers } from './bench/processes.js'
-import { firstUnusedAddress, issueVisitorCookies, returningVisitorTraffic } from './bench/traffic.js'
+import { BROWSER_USER_AGENT, firstUnusedAddress, issueVisitorCookies, returningVisitorTraffic } from './bench/traffic.js'
 import { startTopology, type Topology } from './topology.js'
 
 const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 50)
@@ -60,7 +60,7 @@ async function main (): Promise<void> {
       SPOOL_JOURNAL: join(dir, 'spool.journal')
     }, undefined)
     const cookies = await issueVisitorCookies(app.origin, 500, firstUnusedAddress(CLIENTS))
-    const traffic = returningVisitorTraffic(CLIENTS, cookies)
+    const traffic = returningVisitorTraffic(CLIENTS, cookies, BROWSER_USER_AGENT)
     const masterClient = new Redis({ port: master, lazyConnect: true })
     const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await masterClient.info('memory'))?.[1])
     const memoryBefore = await usedMemory()

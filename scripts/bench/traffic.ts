@@ -19,9 +19,9 @@ export function visitorAddress (index: number): string {
   return `198.${18 + ((index >>> 16) & 1)}.${(index >>> 8) & 0xff}.${index & 0xff}`
 }
 
-function browserRequest (address: string, cookie: string | undefined): Request {
+function browserRequest (userAgent: string, address: string, cookie: string | undefined): Request {
   const headers: Record<string, string> = {
-    'user-agent': BROWSER_USER_AGENT,
+    'user-agent': userAgent,
     accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
     'accept-language': 'en-GB,en;q=0.9',
     'x-forwarded-for': address
@@ -31,23 +31,23 @@ function browserRequest (address: string, cookie: string | undefined): Request {
 }
 
 /** Per connection, its requests: every one a first visit (no cookie). */
-export function newVisitorTraffic (connections: number): Request[][] {
+export function newVisitorTraffic (connections: number, userAgent: string): Request[][] {
   return Array.from({ length: connections }, (_, connection) =>
     Array.from({ length: REQUESTS_PER_CONNECTION }, (_, index) =>
-      browserRequest(visitorAddress(connection * REQUESTS_PER_CONNECTION + index), undefined)))
+      browserRequest(userAgent, visitorAddress(connection * REQUESTS_PER_CONNECTION + index), undefined)))
 }
 
 /**
  * Per connection, its requests: most carry a visitor cookie from `cookies` (a `name=value`
  * pair the app issued), spread so each visitor comes back on many connections; the rest are new.
  */
-export function returningVisitorTraffic (connections: number, cookies: string[]): Request[][] {
+export function returningVisitorTraffic (connections: number, cookies: string[], userAgent: string): Request[][] {
   const everyNth = Math.round(1 / NEW_VISITOR_SHARE)
   return Array.from({ length: connections }, (_, connection) =>
     Array.from({ length: REQUESTS_PER_CONNECTION }, (_, index) => {
       const request = connection * REQUESTS_PER_CONNECTION + index
       const cookie = index % everyNth === 0 ? undefined : cookies[request % cookies.length]
-      return browserRequest(visitorAddress(request), cookie)
+      return browserRequest(userAgent, visitorAddress(request), cookie)
     }))
 }
 
