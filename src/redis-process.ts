@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { accessSync, constants } from 'node:fs'
 import { connect } from 'node:net'
+import { delimiter, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface RedisProcessOptions {
@@ -35,13 +37,18 @@ export async function startRedisProcess (options: RedisProcessOptions): Promise<
     ...(options.sentinelConfig === undefined ? [] : [options.sentinelConfig, '--sentinel']),
     '--port', String(options.port), '--bind', host, '--dir', options.dir, ...(options.args ?? [])
   ]
-  const child = spawn('redis-server', args, { cwd: options.dir, stdio: 'ignore' })
+  const [command, commandArgs] = tiedToThisProcess('redis-server', args)
+  const child = spawn(command, commandArgs, { cwd: options.dir, stdio: 'ignore' })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const started = new Promise<void>((resolve, reject) => {
     child.once('error', (error: NodeJS.ErrnoException) => {
       reject(error.code === 'ENOENT' ? new RedisServerMissingError('redis-server is not on PATH') : error)
     })
-    child.once('exit', (code) => reject(new Error(`redis-server on port ${options.port} exited with code ${code} before it answered`)))
+    child.once('exit', (code) => {
+      reject(command === SETPRIV && code === SETPRIV_COMMAND_NOT_FOUND
+        ? new RedisServerMissingError('redis-server is not on PATH')
+        : new Error(`redis-server on port ${options.port} exited with code ${code} before it answered`))
+    })
     waitForPort(host, options.port).then(resolve, reject)
   })
   try {
@@ -65,6 +72,32 @@ export async function startRedisProcess (options: RedisProcessOptions): Promise<
       clearTimeout(timer)
     }
   }
+}
+
+const SETPRIV = 'setpriv'
+/** setpriv's exit code when the program it was to run is not found. */
+const SETPRIV_COMMAND_NOT_FOUND = 127
+
+/**
+ * The command that runs `program` so that it stops when this process dies, however it dies.
+ * setpriv (util-linux: Debian and most Linux systems) asks the kernel to send the program a
+ * SIGTERM when its parent dies: a service killed with SIGKILL, or by the OOM killer, would
+ * otherwise leave its redis-server running. setpriv then runs the program in its own place, so
+ * the pid stays the program's. Where there is no setpriv, the program runs as it is.
+ */
+function tiedToThisProcess (program: string, args: string[]): [string, string[]] {
+  return isOnPath(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'TERM', '--', program, ...args]] : [program, args]
+}
+
+function isOnPath (program: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, program), constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
 }
 
 /** True when something accepts TCP connections at host:port. */

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -93,6 +94,17 @@ t.test('without redis-server the error names the package to install and REDIS_UR
   const error = await rejection(startEmbeddedRedisIfAbsent(url, join(dir, 'redis')))
   t.ok(error instanceof EmbeddedRedisError)
   t.equal(error.message, `nothing answers at ${url} and redis-server is not installed: install the Debian package redis-server (apt-get install redis-server), or set REDIS_URL to a running Redis`)
+})
+
+t.test('where setpriv runs redis-server, a missing redis-server is still named as missing', async (t) => {
+  const dir = t.testdir()
+  // setpriv, which ties redis-server to this process, is found; redis-server is not.
+  symlinkSync(execFileSync('sh', ['-c', 'command -v setpriv'], { encoding: 'utf8' }).trim(), join(dir, 'setpriv'))
+  withPath(t, dir)
+  const url = `redis://127.0.0.1:${await freePort()}`
+  const error = await rejection(startEmbeddedRedisIfAbsent(url, join(dir, 'redis')))
+  t.ok(error instanceof EmbeddedRedisError)
+  t.match(error.message, /redis-server is not installed: install the Debian package redis-server/)
 })
 
 t.test('the error does not show the Redis password', async (t) => {

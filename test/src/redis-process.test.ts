@@ -45,6 +45,16 @@ t.test('stopping waits until the server is gone, and may be repeated', async (t)
   t.pass('a second stop resolves too')
 })
 
+t.test('with no PATH at all, redis-server is looked for where the system looks by default', async (t) => {
+  // A service started by a bare init system may have no PATH: it still gets its redis-server.
+  const saved = process.env.PATH
+  delete process.env.PATH
+  t.teardown(() => { process.env.PATH = saved })
+  const port = await freePort()
+  await started(t, { port, dir: t.testdir() })
+  t.equal(await redisClient(t, port).ping(), 'PONG')
+})
+
 t.test('a sentinel config starts a Sentinel instead of a data node', async (t) => {
   const redis = await startTestRedis(t)
   const dir = t.testdir()

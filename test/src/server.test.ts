@@ -92,6 +92,23 @@ t.test('npm start on a bare machine starts its own redis-server, counts in it, a
   t.notOk(await isListening('127.0.0.1', redisPort), 'nothing answers at REDIS_URL any more')
 })
 
+t.test('a service killed outright takes its redis-server with it', async (t) => {
+  const [port, redisPort] = await twoPorts()
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'thead-embedded-')), 'redis')
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
+  const server = spawnServer(t, { PORT: String(port), REDIS_URL: `redis://127.0.0.1:${redisPort}`, EMBEDDED_REDIS: 'auto', EMBEDDED_REDIS_DIR: dataDir }, t.testdir())
+  await server.logged('Server listening at')
+  const [embedded] = redisServerChildren(server.child.pid as number) as [number]
+  // SIGKILL, or the OOM killer: the service has no chance to stop its redis-server itself.
+  server.child.kill('SIGKILL')
+  await server.exited
+  await waitUntil(() => !isRunning(embedded), 10_000, 'its redis-server is gone').catch((error: Error) => {
+    process.kill(embedded, 'SIGKILL')
+    t.fail(error.message)
+  })
+  t.notOk(await isListening('127.0.0.1', redisPort), 'nothing answers at REDIS_URL any more')
+})
+
 t.test('a SIGTERM sent to npm start reaches the service, which stops its redis-server too', async (t) => {
   const [port, redisPort] = await twoPorts()
   const dir = mkdtempSync(join(tmpdir(), 'thead-npm-start-'))
