@@ -83,7 +83,8 @@ const SETPRIV_COMMAND_NOT_FOUND = 127
  * setpriv (util-linux: Debian and most Linux systems) asks the kernel to send the program a
  * SIGTERM when its parent dies: a service killed with SIGKILL, or by the OOM killer, would
  * otherwise leave its redis-server running. setpriv then runs the program in its own place, so
- * the pid stays the program's. Where there is no setpriv, the program runs as it is.
+ * the pid stays the program's. Where there is no setpriv, the program runs as it is. The kernel
+ * sends the signal when the thread that started the program ends: start it from the main thread.
  */
 function tiedToThisProcess (program: string, args: string[]): [string, string[]] {
   return isOnPath(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'TERM', '--', program, ...args]] : [program, args]
