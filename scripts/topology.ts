@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { projectRoot } from '../src/config.js'
+import { tiedToThisProcess } from '../src/redis-process.js'
 
 export const TOPOLOGY_CONFIG_DIR = join(projectRoot, 'config', 'redis')
 export const TOPOLOGY_FILES = {
@@ -114,7 +115,8 @@ export class TopologyNode {
 
   /** Starts the process on its config file (as last rewritten) and waits until it answers. */
   async start (): Promise<void> {
-    const child = spawn('redis-server', this.sentinel ? [this.config, '--sentinel'] : [this.config], { cwd: this.dir, stdio: 'ignore' })
+    const [command, args] = tiedToThisProcess('redis-server', this.sentinel ? [this.config, '--sentinel'] : [this.config])
+    const child = spawn(command, args, { cwd: this.dir, stdio: 'ignore' })
     this.#child = child
     let running = true
     const stopped = (): void => { running = false }

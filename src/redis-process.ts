@@ -86,7 +86,7 @@ const SETPRIV_COMMAND_NOT_FOUND = 127
  * the pid stays the program's. Where there is no setpriv, the program runs as it is. The kernel
  * sends the signal when the thread that started the program ends: start it from the main thread.
  */
-function tiedToThisProcess (program: string, args: string[]): [string, string[]] {
+export function tiedToThisProcess (program: string, args: string[]): [string, string[]] {
   return isOnPath(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'TERM', '--', program, ...args]] : [program, args]
 }
 

@@ -1,11 +1,16 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import t from 'tap'
+import { projectRoot } from '../../src/config.js'
 import { isListening } from '../../src/redis-process.js'
 import { startTopology, waitFor } from '../../scripts/topology.js'
+import { isRunning, redisServersIn, waitUntil } from '../helpers/processes.js'
 import { freePort } from '../helpers/redis.js'
-import { startTestTopology } from '../helpers/topology.js'
+import { distinctFreePorts, startTestTopology } from '../helpers/topology.js'
 
 t.test('waiting gives up with what it waited for, and why the last check failed', async (t) => {
   await t.rejects(waitFor('a miracle', async () => undefined, 0), { message: 'gave up waiting for a miracle after 0 ms' })
@@ -39,4 +44,30 @@ t.test('a node that never gets in sync is reported with what the nodes said and 
   const master = await topology.master()
   // The master never replicates anyone: waiting for it to is bound to fail.
   await t.rejects(topology.replicaInSync(master, 200), /gave up waiting for redis-1 to replicate redis-1 in sync after 200 ms; last ROLE answers \(master, replica\): \[\["master",\d+,.*redis-1's log ends:\n.*Ready to accept connections.*sentinel-1's log ends:\n/s)
+})
+
+t.test('the nodes stop when the process that started them is killed outright', async (t) => {
+  const [master, replica, ...sentinels] = await distinctFreePorts(5) as [number, number, number, number, number]
+  const dir = t.testdir()
+  const ports = { master, replica, sentinels }
+  // A failover demo started from a terminal that is then killed: it can't stop what it started.
+  const demo = spawn(process.execPath, [...process.execArgv, '--input-type=module', '-e', `
+    const { startTopology } = await import(${JSON.stringify(pathToFileURL(join(projectRoot, 'scripts', 'topology.ts')).href)})
+    await startTopology(${JSON.stringify({ dir, ports })})
+    process.send('started')
+    setInterval(() => {}, 60_000)
+  `], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  await once(demo, 'message')
+  const nodes = ['redis-1', 'redis-2', 'sentinel-1', 'sentinel-2', 'sentinel-3'].flatMap((name) => redisServersIn(join(dir, name)))
+  // Whatever happens, no node outlives the test.
+  t.teardown(() => { for (const pid of nodes) if (isRunning(pid)) process.kill(pid, 'SIGKILL') })
+  demo.kill('SIGKILL')
+  const answering = async (): Promise<number[]> => {
+    const all = [master, replica, ...sentinels]
+    const listening = await Promise.all(all.map(async (port) => await isListening('127.0.0.1', port)))
+    return all.filter((_, index) => listening[index])
+  }
+  await waitUntil(async () => (await answering()).length === 0, 10_000, 'every node stops').catch(async (error: Error) => t.fail(`${error.message}: ports ${(await answering()).join(', ')} still answer`))
+  t.equal(nodes.length, 5, 'the demo had started all five nodes')
+  t.pass('no node is left running')
 })
