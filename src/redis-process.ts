@@ -42,11 +42,11 @@ export async function startRedisProcess (options: RedisProcessOptions): Promise<
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const started = new Promise<void>((resolve, reject) => {
     child.once('error', (error: NodeJS.ErrnoException) => {
-      reject(error.code === 'ENOENT' ? new RedisServerMissingError('redis-server is not on PATH') : error)
+      reject(error.code === 'ENOENT' ? missingRedisServer() : error)
     })
     child.once('exit', (code) => {
       reject(command === SETPRIV && code === SETPRIV_COMMAND_NOT_FOUND
-        ? new RedisServerMissingError('redis-server is not on PATH')
+        ? missingRedisServer()
         : new Error(`redis-server on port ${options.port} exited with code ${code} before it answered`))
     })
     waitForPort(host, options.port).then(resolve, reject)
@@ -72,6 +72,11 @@ export async function startRedisProcess (options: RedisProcessOptions): Promise<
       clearTimeout(timer)
     }
   }
+}
+
+/** Spawning finds no redis-server, or setpriv finds none to run: the same trouble, said the same way. */
+function missingRedisServer (): RedisServerMissingError {
+  return new RedisServerMissingError('redis-server is not on PATH')
 }
 
 const SETPRIV = 'setpriv'

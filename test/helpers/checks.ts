@@ -15,9 +15,10 @@ export async function rejection (promise: Promise<unknown>): Promise<Error> {
   return await promise.then(() => { throw new Error('it succeeded') }, (error: Error) => error)
 }
 
-/** Replaces this process's PATH for the rest of the test. */
-export function withPath (t: Test, path: string): void {
+/** Replaces this process's PATH for the rest of the test; undefined leaves it unset. */
+export function withPath (t: Test, path: string | undefined): void {
   const saved = process.env.PATH
-  process.env.PATH = path
+  if (path === undefined) delete process.env.PATH
+  else process.env.PATH = path
   t.teardown(() => { process.env.PATH = saved })
 }

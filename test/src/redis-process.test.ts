@@ -47,9 +47,7 @@ t.test('stopping waits until the server is gone, and may be repeated', async (t)
 
 t.test('with no PATH at all, redis-server is looked for where the system looks by default', async (t) => {
   // A service started by a bare init system may have no PATH: it still gets its redis-server.
-  const saved = process.env.PATH
-  delete process.env.PATH
-  t.teardown(() => { process.env.PATH = saved })
+  withPath(t, undefined)
   const port = await freePort()
   await started(t, { port, dir: t.testdir() })
   t.equal(await redisClient(t, port).ping(), 'PONG')
