@@ -25,9 +25,10 @@ export function calendarDay (config: Config, text: string): string {
   return day
 }
 
-/** The oldest day whose numbers are kept, today. */
-function oldestKept (config: Config): string {
-  return oldestKeptDay(today(config.timeZone), config.retentionDays)
+/** Today, and the oldest day whose numbers are kept today. */
+function keptDays (config: Config): { today: string, oldestKept: string } {
+  const now = today(config.timeZone)
+  return { today: now, oldestKept: oldestKeptDay(now, config.retentionDays) }
 }
 
 const statsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -44,7 +45,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async function dayStats (request) {
     const page = pageNamed(config, request.query.page)
     const day = calendarDay(config, request.params.day)
-    const { days } = await fromRedis(readRange(fastify.redis, page.name, [day], oldestKept(config)))
+    const { days } = await fromRedis(readRange(fastify.redis, page.name, [day], keptDays(config)))
     return { page: page.name, ...days[0] as DayNumbers }
   })
 
@@ -61,7 +62,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (from > to) throw new ClientError(400, '"from" must not be after "to"')
     const days = daysBetween(from, to)
     if (days.length > MAX_RANGE_DAYS) throw new ClientError(400, `A range may span ${MAX_RANGE_DAYS} days at most`)
-    const range = await fromRedis(readRange(fastify.redis, page.name, days, oldestKept(config)))
+    const range = await fromRedis(readRange(fastify.redis, page.name, days, keptDays(config)))
     return {
       page: page.name, from, to,
       ...range.totals, uniques: range.uniques,

@@ -104,12 +104,14 @@ export function runHolding (day: string, days: number): DayRun {
 /**
  * `from` to `to` (both included) as few aligned runs as `spans` (longest first) allow, in
  * order: at each day the longest run that starts there and ends by `to`, else the day alone.
+ * With `openEnd`, no day after `to` holds data (`to` is today or later), so a run may also end
+ * after `to`: a range up to today then reads the runs still in progress, not their days.
  */
-export function runsCovering (from: string, to: string, spans: readonly number[]): DayRun[] {
+export function runsCovering (from: string, to: string, spans: readonly number[], { openEnd = false } = {}): DayRun[] {
   const runs: DayRun[] = []
   const last = dayNumber(to)
   for (let number = dayNumber(from); number <= last;) {
-    const days = spans.find((span) => ((number % span) + span) % span === 0 && number + span - 1 <= last) ?? 1
+    const days = spans.find((span) => ((number % span) + span) % span === 0 && (openEnd || number + span - 1 <= last)) ?? 1
     runs.push({ first: dayOfNumber(number), days })
     number += days
   }

@@ -368,9 +368,15 @@ export interface WriteSettings {
   oldestUnconfirmed: number
 }
 
-/** The keys and arguments of one READ_RANGE_SCRIPT call: a page's numbers on `days` (consecutive, in order). */
-export function readRangeArguments (page: string, days: string[], topReferrers: number): { keys: string[], args: number[], months: string[] } {
-  const runs = runsCovering(days[0] as string, days[days.length - 1] as string, ROLLUP_SPANS)
+/**
+ * The keys and arguments of one READ_RANGE_SCRIPT call: a page's numbers on `days`
+ * (consecutive, in order). `today` lets a range that reaches it read the rollups in progress
+ * (an instance whose clock runs ahead may write tomorrow's first views a moment early: for that
+ * moment, today's range union holds them).
+ */
+export function readRangeArguments (page: string, days: string[], { today, topReferrers }: { today: string, topReferrers: number }): { keys: string[], args: number[], months: string[] } {
+  const last = days[days.length - 1] as string
+  const runs = runsCovering(days[0] as string, last, ROLLUP_SPANS, { openEnd: last >= today })
   const months = [...new Set(days.map((day) => day.slice(0, 7)))]
   return {
     keys: [

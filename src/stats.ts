@@ -31,12 +31,12 @@ const TOP_REFERRERS = 10
  * round trip. Days before `oldestKept` are past the retention: they answer zeros, and no
  * rollup that holds one is read, so nothing of theirs that outlives them is counted.
  */
-export async function readRange (redis: Redis, page: string, days: string[], oldestKept: string): Promise<RangeNumbers> {
+export async function readRange (redis: Redis, page: string, days: string[], { today, oldestKept }: { today: string, oldestKept: string }): Promise<RangeNumbers> {
   const kept = days.filter((day) => day >= oldestKept)
   const numbers = days.map(nothingOn)
   const totals: RangeTotals = { views: 0, new: 0, returning: 0, bots: 0, limited: 0 }
   if (kept.length === 0) return { uniques: 0, totals, days: numbers, referrers: [] }
-  const { keys, args, months } = readRangeArguments(page, kept, TOP_REFERRERS)
+  const { keys, args, months } = readRangeArguments(page, kept, { today, topReferrers: TOP_REFERRERS })
   const [uniques, tables, referrers] = await redis.readRange(keys.length, ...keys, ...args)
   const top: RangeNumbers['referrers'] = []
   for (let index = 0; index < referrers.length; index += 2) {

@@ -241,6 +241,25 @@ t.test('a 366-day range costs one round trip to Redis', async (t) => {
   }
 })
 
+t.test('a range up to today reads the rollups in progress: the union is right, from fewer keys', async (t) => {
+  const today = dayIn('UTC')
+  const run = runHolding(today, 256)
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url, TIME_ZONE: 'UTC', VIEW_LIMIT_PER_IP: '0' })
+  // alice came on the first day of the 256-day run that today is in, bob today, carol the day before the run.
+  await app.views.record(viewOf('index', run.first, 'alice-000000000000000', 'https://a.example/'))
+  await app.views.record(viewOf('index', today, 'bob-00000000000000000', 'https://b.example/'))
+  await app.views.record(viewOf('index', addDays(run.first, -1), 'carol-000000000000000', 'https://c.example/'))
+  const watched = await watchClientCommands(t, redis)
+  const range = (await app.inject({ url: `/stats?from=${run.first}&to=${today}` })).json()
+  await watched.settle()
+  t.equal(range.uniques, run.first === today ? 1 : 2, 'alice and bob, not carol, who came before the range')
+  t.same(byCount(range.referrers), byCount([{ referrer: 'https://a.example/', views: 1 }, { referrer: 'https://b.example/', views: 1 }]).slice(run.first === today ? 1 : 0), 'their referrers, not carol\'s')
+  const read = watched.commands.filter((args) => ['eval', 'evalsha'].includes(args[0]?.toLowerCase() as string)).pop() as string[]
+  const uniquesKeys = read.slice(3, 3 + Number(read[2])).filter((key) => key.startsWith('page:index:uniques:'))
+  t.same(uniquesKeys, [keys.uniquesOfRun('index', run)], `the ${daysBetween(run.first, today).length} days are read from the run's one rollup, which holds no day after today`)
+})
+
 t.test('a range no longer counts the visitors and referrers of days past RETENTION_DAYS', async (t) => {
   // Picks the retention so that, in the 256-day rollup holding 200 days ago, the first day is
   // 128 days past its retention while the run's last day is still 127 days short of its own.

@@ -199,6 +199,24 @@ t.test('a range is covered by aligned runs, greedily longest, exactly once', asy
   ], 'an aligned run that would end after the range is not taken')
 })
 
+t.test('a range up to today may end on a run still in progress, which holds no later day', async (t) => {
+  const year = runsCovering('2025-11-25', '2026-11-25', ROLLUP_SPANS, { openEnd: true })
+  t.same(year.slice(-2), [{ first: '2026-01-27', days: 256 }, { first: '2026-10-10', days: 256 }], 'the year up to today ends on the 256-day run that today is in')
+  t.equal(year.length, 11, 'so it takes 11 runs, where it took 18 ending on single days')
+  assertCovers(t, '2025-11-25', '2026-10-09', ROLLUP_SPANS, year.slice(0, -1))
+  t.same(runsCovering('2026-01-02', '2026-01-05', ROLLUP_SPANS, { openEnd: true }), [
+    { first: '2026-01-02', days: 1 },
+    { first: '2026-01-03', days: 4 }
+  ], 'the 4-day run holding the last day is taken though it ends after it')
+  t.same(runsCovering('2026-01-02', '2026-01-02', ROLLUP_SPANS, { openEnd: true }), [{ first: '2026-01-02', days: 1 }], 'a run that starts before the range is never taken')
+  let most = 0
+  for (let start = 0; start < 256; start += 1) {
+    const to = addDays('2026-01-01', start)
+    for (let days = 1; days <= 366; days += 1) most = Math.max(most, runsCovering(addDays(to, 1 - days), to, ROLLUP_SPANS, { openEnd: true }).length)
+  }
+  t.equal(most, 13, 'any range of up to 366 days that ends today is read from at most 13 runs, where a closed one may need 21')
+})
+
 t.test('a 1-day range is that day alone', async (t) => {
   for (const day of ['2026-03-01', '2025-05-16', '1970-01-01', '1969-12-31']) {
     t.same(runsCovering(day, day, ROLLUP_SPANS), [{ first: day, days: 1 }], `${day}, aligned on every span or not`)
