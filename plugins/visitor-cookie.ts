@@ -15,6 +15,14 @@ const COOKIE_MAX_AGE_SECONDS = 400 * 86400
 /** Checked cookies remembered: about 200 bytes each. */
 const REMEMBERED_COOKIES = 10_000
 
+/** The attributes after the value, the same for every visitor cookie. */
+const COOKIE_ATTRIBUTES = `; Max-Age=${COOKIE_MAX_AGE_SECONDS}; Path=/; HttpOnly; SameSite=Lax`
+
+/** The Set-Cookie header that gives a visitor `token`; `secure` behind TLS. */
+export function visitorCookie (token: string, secure: boolean): string {
+  return `${VISITOR_COOKIE}=${token}${COOKIE_ATTRIBUTES}${secure ? '; Secure' : ''}`
+}
+
 export interface Visitor {
   id: string
   /** True when a visitor cookie was just issued; always false in cookieless mode. */
@@ -44,16 +52,13 @@ function cookieVisitors (fastify: FastifyInstance): (reply: FastifyReply) => Vis
     const { valid, value } = fastify.unsignCookie(raw)
     return valid && value !== null && VISITOR_ID.test(value) ? value : null
   }, { capacity: REMEMBERED_COOKIES, maxKeyLength: MAX_COOKIE_LENGTH })
-  // The attributes after the value are the same for every visitor cookie; Secure is added behind TLS.
-  const attributes = `; Max-Age=${COOKIE_MAX_AGE_SECONDS}; Path=/; HttpOnly; SameSite=Lax`
   return (reply) => {
     const raw = reply.request.cookies[VISITOR_COOKIE]
     // A cookie far longer than ours is not checked at all, so nobody can make us hash kilobytes.
     const known = raw === undefined || raw.length > MAX_COOKIE_LENGTH ? null : idInCookie(raw)
     if (known !== null) return { id: known, isNew: false }
     const { id, token } = tokens.issue()
-    const secure = reply.request.protocol === 'https' ? '; Secure' : ''
-    reply.header('set-cookie', `${VISITOR_COOKIE}=${token}${attributes}${secure}`)
+    reply.header('set-cookie', visitorCookie(token, reply.request.protocol === 'https'))
     return { id, isNew: true }
   }
 }

@@ -12,6 +12,7 @@ import { Redis } from 'ioredis'
 import { projectRoot } from '../src/config.js'
 import { keys } from '../src/data-model.js'
 import { startRedisProcess, type RedisProcess } from '../src/redis-process.js'
+import { dayCountsIn } from '../src/stats.js'
 import { freePort } from '../test/helpers/redis.js'
 import { drive, quantile, stopLoad } from './bench/load.js'
 import { buildServers, cpuSeconds, machineBusySeconds, pinProcess, planCores, startServer, stopAllServers, type ServerProcess } from './bench/processes.js'
@@ -199,9 +200,8 @@ interface UncountedViews {
 async function countingChecks (client: Redis): Promise<UncountedViews> {
   const uncounted = { bots: 0, limited: 0 }
   for (const key of await client.keys(keys.dayTable('index', '*'))) {
-    for (const counts of Object.values(await client.hgetall(key))) {
-      // A day's six numbers: views, uniques, new, returning, bots, limited.
-      const [, , , , bots = 0, limited = 0] = counts.split(' ').map(Number)
+    for (const value of Object.values(await client.hgetall(key))) {
+      const { bots, limited } = dayCountsIn(value)
       uncounted.bots += bots
       uncounted.limited += limited
     }

@@ -52,13 +52,7 @@ export async function readRange (redis: Redis, page: string, days: string[], { t
       const day = numbers[beforeMonth + Number(fields[field])]
       // A month's table also holds the days just outside the range, and days past the retention.
       if (day === undefined || day.day < oldestKept) continue
-      const counts = (fields[field + 1] as string).split(' ')
-      day.views = Number(counts[0])
-      day.uniques = Number(counts[1])
-      day.new = Number(counts[2])
-      day.returning = Number(counts[3])
-      day.bots = Number(counts[4])
-      day.limited = Number(counts[5])
+      Object.assign(day, dayCountsIn(fields[field + 1] as string))
       totals.views += day.views
       totals.new += day.new
       totals.returning += day.returning
@@ -67,6 +61,12 @@ export async function readRange (redis: Redis, page: string, days: string[], { t
     }
   }
   return { uniques, totals, days: numbers, referrers: top }
+}
+
+/** A day's numbers from its day-table value: six numbers joined by spaces (see keys.dayTable). */
+export function dayCountsIn (value: string): Omit<DayNumbers, 'day'> {
+  const [views, uniques, fresh, returning, bots, limited] = value.split(' ').map(Number) as [number, number, number, number, number, number]
+  return { views, uniques, new: fresh, returning, bots, limited }
 }
 
 function nothingOn (day: string): DayNumbers {

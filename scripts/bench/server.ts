@@ -13,7 +13,7 @@ import { resolve } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import securityHeadersPlugin from '../../plugins/security-headers.js'
-import { VISITOR_COOKIE } from '../../plugins/visitor-cookie.js'
+import { visitorCookie } from '../../plugins/visitor-cookie.js'
 import { AdPage } from '../../src/ad-page.js'
 import app, { serverOptions } from '../../src/app.js'
 import { today } from '../../src/calendar.js'
@@ -63,11 +63,11 @@ async function registerFixedPage (fastify: FastifyInstance, config: Config, coun
   const page = config.pages[0] as PageConfig
   const adPage = AdPage.fromFile(resolve(projectRoot, page.template))
   // One cookie made once: the bytes of a fresh visitor's, without making a token per view.
-  const visitorCookie = `${VISITOR_COOKIE}=${new VisitorTokens(config.cookieSecret).issue().token}; Max-Age=${400 * 86400}; Path=/; HttpOnly; SameSite=Lax`
+  const newVisitorCookie = visitorCookie(new VisitorTokens(config.cookieSecret).issue().token, false)
   await fastify.register(securityHeadersPlugin)
   fastify.get(page.path, async function serveFixedPage (request, reply) {
     const counts = countView === null ? FIXED_COUNTS : { ...FIXED_COUNTS, views: await countView() }
-    if (request.headers.cookie === undefined) reply.header('set-cookie', visitorCookie)
+    if (request.headers.cookie === undefined) reply.header('set-cookie', newVisitorCookie)
     return reply.type('text/html; charset=utf-8').header('thead-view', 'counted').send(adPage.render(counts))
   })
 }

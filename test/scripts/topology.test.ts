@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
@@ -57,7 +56,10 @@ t.test('the nodes stop when the process that started them is killed outright', a
     process.send('started')
     setInterval(() => {}, 60_000)
   `], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
-  await once(demo, 'message')
+  await new Promise<void>((resolve, reject) => {
+    demo.once('message', () => { resolve() })
+    demo.once('exit', (code, signal) => { reject(new Error(`the process exited (${String(code ?? signal)}) before it started the topology`)) })
+  })
   const nodes = ['redis-1', 'redis-2', 'sentinel-1', 'sentinel-2', 'sentinel-3'].flatMap((name) => redisServersIn(join(dir, name)))
   // Whatever happens, no node outlives the test.
   t.teardown(() => { for (const pid of nodes) if (isRunning(pid)) process.kill(pid, 'SIGKILL') })
