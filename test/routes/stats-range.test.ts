@@ -253,8 +253,8 @@ t.test('a range up to today reads the rollups in progress: the union is right, f
   const watched = await watchClientCommands(t, redis)
   const range = (await app.inject({ url: `/stats?from=${run.first}&to=${today}` })).json()
   await watched.settle()
-  t.equal(range.uniques, run.first === today ? 1 : 2, 'alice and bob, not carol, who came before the range')
-  t.same(byCount(range.referrers), byCount([{ referrer: 'https://a.example/', views: 1 }, { referrer: 'https://b.example/', views: 1 }]).slice(run.first === today ? 1 : 0), 'their referrers, not carol\'s')
+  t.equal(range.uniques, 2, 'alice and bob, not carol, who came before the range')
+  t.same(byCount(range.referrers), byCount([{ referrer: 'https://a.example/', views: 1 }, { referrer: 'https://b.example/', views: 1 }]), 'their referrers, not carol\'s')
   const read = watched.commands.filter((args) => ['eval', 'evalsha'].includes(args[0]?.toLowerCase() as string)).pop() as string[]
   const uniquesKeys = read.slice(3, 3 + Number(read[2])).filter((key) => key.startsWith('page:index:uniques:'))
   t.same(uniquesKeys, [keys.uniquesOfRun('index', run)], `the ${daysBetween(run.first, today).length} days are read from the run's one rollup, which holds no day after today`)
