@@ -53,22 +53,21 @@ const adPageRoutes: FastifyPluginAsync = async (fastify) => {
 
   async function recordView (page: PageConfig, request: FastifyRequest, reply: FastifyReply): ReturnType<typeof fastify.views.record> {
     const day = today(config.timeZone)
-    const visitor = await reply.identifyVisitor(day)
+    const kind = isBotRequest(request) ? 'b' : config.honorDnt && asksNotToBeTracked(request) ? 'p' : 'h'
     // request.ip is a getter that walks X-Forwarded-For again on every read when a proxy is trusted.
     const clientIp = request.ip
-    return await fastify.views.record({
-      page: page.name,
-      day,
-      kind: isBotRequest(request) ? 'b' : config.honorDnt && asksNotToBeTracked(request) ? 'p' : 'h',
-      clientIp,
-      visit: {
-        visitor: visitor.id,
-        time: Date.now(),
-        ip: loggedIp(clientIp, config.logFullIp),
-        userAgent: loggedUserAgent(request.headers['user-agent']),
-        referrer: loggedReferrer(request.headers.referer)
-      }
-    })
+    const time = Date.now()
+    // Bots and do-not-track views are only counted: no cookie, and nothing about them to log.
+    const visit = kind === 'h'
+      ? {
+          visitor: (await reply.identifyVisitor(day)).id,
+          time,
+          ip: loggedIp(clientIp, config.logFullIp),
+          userAgent: loggedUserAgent(request.headers['user-agent']),
+          referrer: loggedReferrer(request.headers.referer)
+        }
+      : { visitor: '', time, ip: '', userAgent: '', referrer: '' }
+    return await fastify.views.record({ page: page.name, day, kind, clientIp, visit })
   }
 }
 

@@ -134,10 +134,11 @@ end`
  * rollups hold a day (R).
  * Then per (page, day) group: five keys (all-time views, day views, day uniques, the month's
  * day table, day referrers), two per rollup (its uniques and referrers) and two per view (the
- * visitor's summary and the client's rate-limit counter or ''); and ARGV: page, day, expire-at
- * (unix seconds), the views as one JSON list of six strings each (kind, visitor id, time in ms,
- * ip, user agent, referrer): one argument instead of six per view, which the client encodes
- * much faster; the day table's expire-at, then each rollup's.
+ * visitor's summary, '' unless the kind is 'h', and the client's rate-limit counter or '');
+ * and ARGV: page, day, expire-at (unix seconds), the views as one JSON list of six strings each
+ * (kind, visitor id, time in ms, ip, user agent, referrer; all but the kind and time '' unless
+ * the kind is 'h'): one argument instead of six per view, which the client encodes much
+ * faster; the day table's expire-at, then each rollup's.
  * A view's kind is 'h' (a person), 'b' (a bot or prefetch) or 'p' (a person asking not to be
  * tracked): all three count as views, only 'h' goes to the uniques and the visitor log.
  * Returns { applied (1 or 0), then per group: views, uniques, outcomes } where outcomes has a
@@ -341,6 +342,7 @@ export interface ViewRecord {
   kind: ViewKind
   /** The full client address, for the rate limit only; never stored past a minute. */
   clientIp: string
+  /** Empty but for its time when the kind is not 'h': nothing of a bot or do-not-track view is logged. */
   visit: Visit
 }
 
@@ -405,7 +407,7 @@ export function recordViewsArguments (batch: ViewBatch, { retentionDays, viewLim
     const values: string[][] = []
     for (const { kind, clientIp, visit } of views) {
       const limiter = viewLimitPerIp > 0 ? keys.viewLimit(clientIp, Math.floor(visit.time / 60_000)) : ''
-      scriptKeys.push(keys.visitor(visit.visitor), limiter)
+      scriptKeys.push(kind === 'h' ? keys.visitor(visit.visitor) : '', limiter)
       // Strings all: Lua would turn a large number into 1.7e+12.
       values.push([kind, visit.visitor, String(visit.time), visit.ip, visit.userAgent, visit.referrer])
     }

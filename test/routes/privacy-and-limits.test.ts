@@ -55,6 +55,29 @@ t.test('the header says why a view did not count as a new visitor', async (t) =>
   t.equal(visits, 2, 'do-not-track views stay out of the visitor log')
 })
 
+t.test('a bot or do-not-track view gets no cookie and sends Redis nothing to log', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url, HONOR_DNT: 'true' })
+  const sent: string[] = []
+  const monitor = await redis.client.monitor()
+  t.teardown(() => monitor.disconnect())
+  monitor.on('monitor', (_time: string, args: string[]) => sent.push(args.join(' ')))
+  const agent = `${FIREFOX} Zq7f3a`
+  const referer = 'https://referrer-zq7f3a.example/from'
+  const views = [
+    { agent, dnt: '1' },
+    { agent: 'Googlebot/2.1 Zq7f3a (+http://www.google.com/bot.html)' }
+  ]
+  for (const { agent, dnt } of views) {
+    const response = await app.inject({ url: '/', remoteAddress: '198.51.100.77', headers: { 'user-agent': agent, referer, ...(dnt === undefined ? {} : { dnt }) } })
+    t.not(response.headers['thead-view'], 'counted')
+    t.equal(response.headers['set-cookie'], undefined, `${response.headers['thead-view']}: no visitor cookie`)
+  }
+  t.match((await app.inject({ url: '/stats/today' })).json(), { views: 2, uniques: 0, bots: 1 })
+  t.ok(sent.some((command) => command.startsWith('evalsha')), 'the views were written')
+  t.same(sent.filter((command) => /zq7f3a|198\.51\.100\.0|thead:visitor:/i.test(command)), [], 'no agent, referrer, logged address or visitor')
+})
+
 t.test('DNT is ignored unless HONOR_DNT is set', async (t) => {
   const redis = await startTestRedis(t)
   const { app } = await build(t, { REDIS_URL: redis.url })
