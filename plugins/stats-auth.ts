@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { loggedIp } from '../src/visit.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -75,7 +76,7 @@ export default fp(async function statsAuthPlugin (fastify) {
       // A browser's first request carries no credentials: only a token offered and wrong is a guess.
       if (request.headers.authorization !== undefined) {
         failures.record(request.ip, now)
-        request.log.warn({ ip: request.ip }, 'wrong statistics token')
+        request.log.warn({ ip: loggedIp(request.ip, fastify.config.logFullIp) }, 'wrong statistics token')
       }
       return reply.code(401)
         .header('www-authenticate', 'Basic realm="thead statistics", charset="UTF-8"')

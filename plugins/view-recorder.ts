@@ -26,7 +26,10 @@ export default fp(async function viewRecorderPlugin (fastify) {
     waitTimeoutMs: config.redis.waitTimeoutMs,
     pageCountWaitMs: config.pageCountWaitMs,
     spoolLimit: config.spoolLimit,
-    replay: readJournal(journal)
+    replay: readJournal(journal),
+    // Removed as soon as it is written: a crash weeks later must not replay it, once the
+    // writer's progress marks that make a resend count once have expired.
+    onReplayed: () => { writeJournal(journal, []) }
   })
   fastify.decorate('views', recorder)
   // Registered after the redis plugin, so this runs before the connection closes.

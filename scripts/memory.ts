@@ -53,7 +53,7 @@ async function main (): Promise<void> {
     TRUST_PROXY: '127.0.0.1',
     SPOOL_JOURNAL: join(workDir, 'spool.journal')
   })
-  fastify = Fastify({ ...serverOptions(config), logger: { level: 'warn' } })
+  fastify = Fastify(serverOptions(config, { level: 'warn' }))
   await fastify.register(app, { config })
   await fastify.ready()
   await redis.ping()

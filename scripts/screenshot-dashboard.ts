@@ -60,7 +60,7 @@ const config = loadConfig({
   SPOOL_JOURNAL: join(dir, 'spool.journal'),
   LOG_LEVEL: 'warn'
 })
-const server = Fastify({ ...serverOptions(config), logger: { level: 'warn' } })
+const server = Fastify(serverOptions(config, { level: 'warn' }))
 await server.register(app, { config })
 const address = await server.listen({ port: 0, host: '127.0.0.1' })
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--disable-sync', '--no-first-run'] })

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyLoggerOptions, FastifyRequest, FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import apiDocsPlugin from '../plugins/api-docs.js'
 import configPlugin from '../plugins/config.js'
@@ -16,18 +16,30 @@ import visitorRoutes from '../routes/visitors.js'
 import type { Config } from './config.js'
 import { RedisUnavailableError } from './errors.js'
 import { ErrorResponse } from './schemas.js'
+import { loggedIp } from './visit.js'
 
 export interface AppOptions {
   config: Config
 }
 
 /**
- * The Fastify options the app needs, for whoever builds the instance. The service reads no
- * request body, so bodies are kept small; headers keep Node's 16 KiB limit (431 beyond it).
+ * The Fastify options the app needs, for whoever builds the instance, with the logger's `level`
+ * and `stream` when they are not the config's and stdout. The service reads no request body, so
+ * bodies are kept small; headers keep Node's 16 KiB limit (431 beyond it).
  */
-export function serverOptions (config: Config): FastifyServerOptions {
-  // Long enough for any valid path parameter to reach its schema and get a 400 that says why.
-  return { trustProxy: config.trustProxy, bodyLimit: 16 * 1024, routerOptions: { maxParamLength: 1000 } }
+export function serverOptions (config: Config, logger: Pick<FastifyLoggerOptions, 'level' | 'stream'> = {}): FastifyServerOptions {
+  return {
+    trustProxy: config.trustProxy,
+    bodyLimit: 16 * 1024,
+    // Long enough for any valid path parameter to reach its schema and get a 400 that says why.
+    routerOptions: { maxParamLength: 1000 },
+    logger: {
+      level: config.logLevel,
+      ...logger,
+      // Fastify's own would log every request's full address, which the visitor log never keeps.
+      serializers: { req: (request: FastifyRequest) => ({ method: request.method, url: request.url, remoteAddress: loggedIp(request.ip, config.logFullIp) }) }
+    }
+  }
 }
 
 /** The whole service as one plugin: config, then plugins, then routes. */

@@ -340,7 +340,7 @@ export type ViewOutcome = 'n' | 'd' | 'b' | 'p' | 'l'
 /** One view inside a batch. */
 export interface ViewRecord {
   kind: ViewKind
-  /** The full client address, for the rate limit only; never stored past a minute. */
+  /** The full client address, for the rate limit only; never stored past a minute, '' once journaled. */
   clientIp: string
   /** Empty but for its time when the kind is not 'h': nothing of a bot or do-not-track view is logged. */
   visit: Visit
@@ -406,7 +406,8 @@ export function recordViewsArguments (batch: ViewBatch, { retentionDays, viewLim
     for (const run of rollups) scriptKeys.push(keys.uniquesOfRun(page, run), keys.referrersOfRun(page, run))
     const values: string[][] = []
     for (const { kind, clientIp, visit } of views) {
-      const limiter = viewLimitPerIp > 0 ? keys.viewLimit(clientIp, Math.floor(visit.time / 60_000)) : ''
+      // A journaled view has no address (see writeJournal): it is not limited.
+      const limiter = viewLimitPerIp > 0 && clientIp !== '' ? keys.viewLimit(clientIp, Math.floor(visit.time / 60_000)) : ''
       scriptKeys.push(kind === 'h' ? keys.visitor(visit.visitor) : '', limiter)
       // Strings all: Lua would turn a large number into 1.7e+12.
       values.push([kind, visit.visitor, String(visit.time), visit.ip, visit.userAgent, visit.referrer])

@@ -22,7 +22,7 @@ async function main (): Promise<void> {
     throw error
   }
 
-  const fastify = Fastify({ ...serverOptions(config), logger: { level: config.logLevel } })
+  const fastify = Fastify(serverOptions(config))
   if (embeddedRedis !== null) fastify.log.info({ port: embeddedRedis.port, dir: config.embeddedRedisDir }, 'no Redis answered: started an embedded redis-server')
   if (config.cookieSecretGenerated) fastify.log.warn('COOKIE_SECRET is not set: visitor cookies will not be recognised after a restart')
   await fastify.register(app, { config })

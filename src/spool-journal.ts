@@ -18,7 +18,11 @@ export function readJournal (path: string): ViewBatch[] {
   return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as ViewBatch)
 }
 
-/** Replaces the journal with `batches`, atomically; an empty list removes it. */
+/**
+ * Replaces the journal with `batches`, atomically; an empty list removes it. The file is its
+ * owner's alone, and keeps no view's full client address: that is for the rate limit only, and
+ * never stored past a minute, so journaled views are counted without the limit.
+ */
 export function writeJournal (path: string, batches: ViewBatch[]): void {
   if (batches.length === 0) {
     rmSync(path, { force: true })
@@ -26,6 +30,10 @@ export function writeJournal (path: string, batches: ViewBatch[]): void {
   }
   mkdirSync(dirname(path), { recursive: true })
   const temporary = `${path}.${process.pid}.tmp`
-  writeFileSync(temporary, batches.map((batch) => JSON.stringify(batch)).join('\n') + '\n')
+  writeFileSync(temporary, batches.map((batch) => JSON.stringify(withoutClientAddresses(batch))).join('\n') + '\n', { mode: 0o600 })
   renameSync(temporary, path)
+}
+
+function withoutClientAddresses (batch: ViewBatch): ViewBatch {
+  return { ...batch, groups: batch.groups.map((group) => ({ ...group, views: group.views.map((view) => ({ ...view, clientIp: '' })) })) }
 }

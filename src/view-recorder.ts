@@ -26,6 +26,8 @@ interface SealedBatch {
   views: number
   /** Set once the batch was written but not yet held by enough replicas. */
   heldForReplicas?: boolean
+  /** True for a batch of an earlier process's journal. */
+  replayed?: boolean
   /** True while it is on its way to Redis. */
   sending?: boolean
 }
@@ -45,6 +47,8 @@ export interface ViewRecorderOptions {
   spoolLimit: number
   /** Batches left over by an earlier process (its journal), written before any new view. */
   replay?: ViewBatch[]
+  /** Called once every batch of `replay` is confirmed, unless the recorder was closed first. */
+  onReplayed?: () => void
 }
 
 const RETRY_DELAY_MIN_MS = 25
@@ -77,6 +81,8 @@ export class ViewRecorder {
   #lastWriteFailed = false
   #closed = false
   #idle: Array<() => void> = []
+  #replaysLeft: number
+  #onReplayed: (() => void) | undefined
   readonly #options: ViewRecorderOptions
 
   constructor (options: ViewRecorderOptions) {
@@ -84,8 +90,11 @@ export class ViewRecorder {
     this.#sealed = (options.replay ?? []).map((batch) => ({
       batch,
       waiters: batch.groups.map(() => []),
-      views: batch.groups.reduce((sum, group) => sum + group.views.length, 0)
+      views: batch.groups.reduce((sum, group) => sum + group.views.length, 0),
+      replayed: true
     }))
+    this.#replaysLeft = this.#sealed.length
+    this.#onReplayed = options.onReplayed
     options.redis.on('ready', this.#onReady)
     this.#schedule()
   }
@@ -141,6 +150,8 @@ export class ViewRecorder {
   /** Stops taking views and hands back every batch not yet confirmed, for the journal. */
   close (): ViewBatch[] {
     this.#closed = true
+    // A batch still on its way may be confirmed after this; its journal is then being rewritten.
+    this.#onReplayed = undefined
     clearTimeout(this.#retryTimer)
     this.#options.redis.off('ready', this.#onReady)
     while (this.#pending.length > 0) this.#sealed.push(this.#seal())
@@ -191,6 +202,10 @@ export class ViewRecorder {
         this.#retryDelayMs = RETRY_DELAY_MIN_MS
         this.#sealed.splice(this.#sealed.indexOf(head), 1)
         this.written += head.views
+        if (head.replayed === true) {
+          this.#replaysLeft -= 1
+          if (this.#replaysLeft === 0) this.#onReplayed?.()
+        }
       } else {
         // Once per batch: a replica may be away for a while, and each retry would say the same.
         if (!head.heldForReplicas) this.#options.log.warn({ seq: head.batch.seq, replicas: this.#options.waitReplicas }, 'batch written but not yet replicated: it stays in the spool')

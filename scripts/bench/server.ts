@@ -36,7 +36,7 @@ async function main (): Promise<void> {
   const kind = process.argv[2] as ServerKind
   if (!SERVER_KINDS.includes(kind)) throw new Error(`usage: server.ts ${SERVER_KINDS.join('|')}`)
   const config = loadConfig()
-  const fastify = Fastify({ ...serverOptions(config), logger: { level: config.logLevel } })
+  const fastify = Fastify(serverOptions(config))
   if (kind === 'thead') await fastify.register(app, { config })
   else await registerFixedPage(fastify, config, kind === 'seed' ? seedCounter(fastify, config) : null)
 

@@ -38,7 +38,7 @@ export async function build (t: Test, env: Record<string, string>, { waitForRedi
       done()
     }
   })
-  const fastify = Fastify({ ...serverOptions(config), logger: { level: 'info', stream } })
+  const fastify = Fastify(serverOptions(config, { level: 'info', stream }))
   await fastify.register(app, { config })
   routes?.(fastify)
   t.teardown(() => fastify.close())

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { dayIn } from '../../src/calendar.js'
@@ -6,10 +6,16 @@ import type { ViewBatch } from '../../src/data-model.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis } from '../helpers/redis.js'
 
+function journaledViews (journal: string): number {
+  const batches = readFileSync(journal, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as ViewBatch)
+  return batches.reduce((sum, batch) => sum + batch.groups.reduce((groupSum, group) => groupSum + group.views.length, 0), 0)
+}
+
 t.test('a stop while Redis is away journals every spooled view, and the next start counts each once', async (t) => {
   const redis = await startTestRedis(t)
   const journal = join(t.testdir(), 'spool.journal')
-  const env = { REDIS_URL: redis.url, SPOOL_JOURNAL: journal, VIEW_LIMIT_PER_IP: '0' }
+  // The journal keeps no client address, so the per-IP limit can't apply to its views: all count.
+  const env = { REDIS_URL: redis.url, SPOOL_JOURNAL: journal, VIEW_LIMIT_PER_IP: '100' }
   const first = await build(t, env)
   await redis.stop()
   const views = 1200
@@ -20,13 +26,36 @@ t.test('a stop while Redis is away journals every spooled view, and the next sta
   t.equal(first.app.views.depth, views, 'every view waits in the spool')
   await first.app.close()
 
-  const batches = readFileSync(journal, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as ViewBatch)
-  t.equal(batches.reduce((sum, batch) => sum + batch.groups.reduce((groupSum, group) => groupSum + group.views.length, 0), 0), views, 'all of them journaled')
+  t.equal(journaledViews(journal), views, 'all of them journaled')
 
   await redis.start()
   const second = await build(t, env)
   await second.app.views.flush(10_000)
   t.equal(await redis.client.get(`page:index:counter:${dayIn(second.app.config.timeZone)}`), String(views))
-  await second.app.close()
+  t.same(await redis.client.keys('thead:limit:*'), [], 'no rate-limit key for views without an address')
+  // Gone before the stop: a crash later must not replay it once its writer's marks have expired.
   t.throws(() => readFileSync(journal), { code: 'ENOENT' }, 'the journal is gone once written')
+})
+
+t.test('a stop while the journal\'s last batch is still on its way journals it again, with the views behind it', async (t) => {
+  const redis = await startTestRedis(t)
+  const journal = join(t.testdir(), 'spool.journal')
+  const env = { REDIS_URL: redis.url, SPOOL_JOURNAL: journal, VIEW_LIMIT_PER_IP: '0' }
+  const first = await build(t, env)
+  await redis.stop()
+  await first.app.inject({ url: '/', headers: { 'user-agent': 'curl/8' } })
+  await first.app.close()
+  await redis.start()
+  // Writes wait 4 s: longer than a stopping service tries to write its spool (3 s), so the
+  // replayed batch is confirmed only after the stop has rewritten the journal.
+  await redis.client.client('PAUSE', 4000, 'WRITE')
+  const second = await build(t, env)
+  await second.app.inject({ url: '/', headers: { 'user-agent': 'curl/8' } })
+  await second.app.close()
+  t.ok(existsSync(journal), 'the journal is still there')
+  t.equal(journaledViews(journal), 2, 'the replayed view and the new one')
+
+  const third = await build(t, env)
+  await third.app.views.flush(10_000)
+  t.equal(await redis.client.get(`page:index:counter:${dayIn(third.app.config.timeZone)}`), '2', 'each counted once')
 })

@@ -127,3 +127,22 @@ t.test('X-Forwarded-For is believed only from a configured proxy', async (t) => 
   t.same(visits.map((visit: { ip: string }) => visit.ip).sort(), ['192.0.2.1', '198.51.100.7', '203.0.113.99'], 'a visitor cannot choose the address logged; the trusted proxy can')
   t.same([...new Set((await redis.client.keys('thead:limit:*')).map((key) => key.split(':')[2]))].sort(), ['192.0.2.1', '198.51.100.7', '203.0.113.99'], 'nor the address rate-limited')
 })
+
+t.test('the service\'s own logs keep an address as the visitor log does', async (t) => {
+  const redis = await startTestRedis(t)
+  const visitAndGuess = async (app: Awaited<ReturnType<typeof build>>['app']): Promise<void> => {
+    await app.inject({ url: '/', remoteAddress: '198.51.100.77', headers: { 'user-agent': FIREFOX } })
+    t.equal((await app.inject({ url: '/visitors', remoteAddress: '198.51.100.77', headers: { authorization: 'Bearer a-wrong-token-of-some-length' } })).statusCode, 401)
+  }
+  const anonymous = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN })
+  await visitAndGuess(anonymous.app)
+  const logged = JSON.stringify(anonymous.logs)
+  t.notMatch(logged, '198.51.100.77', 'no full address')
+  const addressesOf = (logs: Array<Record<string, unknown>>, field: (line: Record<string, unknown>) => unknown): unknown[] => [...new Set(logs.map(field).filter((address) => address !== undefined))]
+  t.same(addressesOf(anonymous.logs, (line) => (line.req as { remoteAddress?: string } | undefined)?.remoteAddress), ['198.51.100.0'], 'requests are logged with the network')
+  t.same(addressesOf(anonymous.logs, (line) => line.ip), ['198.51.100.0'], 'a wrong token with the network')
+
+  const full = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN, LOG_FULL_IP: 'true' })
+  await visitAndGuess(full.app)
+  t.same(addressesOf(full.logs, (line) => line.ip), ['198.51.100.77'], 'LOG_FULL_IP=true keeps it whole')
+})

@@ -1,15 +1,20 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import type { ViewBatch } from '../../src/data-model.js'
 import { readJournal, writeJournal } from '../../src/spool-journal.js'
 
-function batch (seq: number, visitor: string): ViewBatch {
+function batch (seq: number, visitor: string, clientIp = '203.0.113.9'): ViewBatch {
   return {
     writerId: 'a1b2c3',
     seq,
-    groups: [{ page: 'index', day: '2026-03-01', views: [{ kind: 'h', clientIp: '203.0.113.9', visit: { visitor, time: 1772323200000 + seq, ip: '203.0.113.0', userAgent: 'Firefox "quoted"\nnewline', referrer: 'https://r.example/' } }] }]
+    groups: [{ page: 'index', day: '2026-03-01', views: [{ kind: 'h', clientIp, visit: { visitor, time: 1772323200000 + seq, ip: '203.0.113.0', userAgent: 'Firefox "quoted"\nnewline', referrer: 'https://r.example/' } }] }]
   }
+}
+
+/** A batch as the journal gives it back: its views' full client addresses are not kept. */
+function journaled (seq: number, visitor: string): ViewBatch {
+  return batch(seq, visitor, '')
 }
 
 t.test('no journal means nothing to replay', async (t) => {
@@ -20,8 +25,16 @@ t.test('batches come back as they were written, in order, with writer id and num
   const path = join(t.testdir(), 'spool.journal')
   const batches = [batch(7, 'alice'), batch(8, 'bob')]
   writeJournal(path, batches)
-  t.same(readJournal(path), batches)
+  t.same(readJournal(path), [journaled(7, 'alice'), journaled(8, 'bob')])
   t.equal(readFileSync(path, 'utf8').split('\n').length, 3, 'one line per batch, newline-terminated')
+})
+
+t.test('the journal holds no full client address, and only its owner may read it', async (t) => {
+  const path = join(t.testdir(), 'spool.journal')
+  writeJournal(path, [batch(1, 'alice')])
+  t.notMatch(readFileSync(path, 'utf8'), '203.0.113.9', 'the address, kept for the rate limit only, stays in memory')
+  t.match(readFileSync(path, 'utf8'), '203.0.113.0', 'the address as the visitor log keeps it is still there')
+  t.equal(statSync(path).mode & 0o777, 0o600)
 })
 
 t.test('writing replaces the journal, leaving no temporary file', async (t) => {
@@ -29,7 +42,7 @@ t.test('writing replaces the journal, leaving no temporary file', async (t) => {
   const path = join(dir, 'spool.journal')
   writeJournal(path, [batch(1, 'alice'), batch(2, 'bob')])
   writeJournal(path, [batch(3, 'carol')])
-  t.same(readJournal(path), [batch(3, 'carol')])
+  t.same(readJournal(path), [journaled(3, 'carol')])
   t.same(readdirSync(dir), ['spool.journal'])
 })
 
@@ -44,7 +57,7 @@ t.test('an empty spool removes the journal, so it is not replayed twice', async 
 t.test('the journal\'s directory is made when missing', async (t) => {
   const path = join(t.testdir(), 'var', 'deeper', 'spool.journal')
   writeJournal(path, [batch(1, 'alice')])
-  t.same(readJournal(path), [batch(1, 'alice')])
+  t.same(readJournal(path), [journaled(1, 'alice')])
 })
 
 t.test('a journal that can\'t be read is an error, not an empty spool', async (t) => {
