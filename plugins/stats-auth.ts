@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { loggedIp } from '../src/visit.js'
+import { limitedAddress, loggedIp } from '../src/visit.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -66,7 +66,8 @@ export default fp(async function statsAuthPlugin (fastify) {
       return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: 'This endpoint is switched off: set STATS_TOKEN to turn it on' })
     }
     const now = Date.now()
-    const wait = failures.blockedFor(request.ip, now)
+    const address = limitedAddress(request.ip)
+    const wait = failures.blockedFor(address, now)
     if (wait > 0) {
       return reply.code(429).header('retry-after', wait)
         .send({ statusCode: 429, error: 'Too Many Requests', message: `Too many wrong tokens from this address; try again in ${wait} s` })
@@ -75,7 +76,7 @@ export default fp(async function statsAuthPlugin (fastify) {
     if (offered === undefined || !sameToken(offered, expected)) {
       // A browser's first request carries no credentials: only a token offered and wrong is a guess.
       if (request.headers.authorization !== undefined) {
-        failures.record(request.ip, now)
+        failures.record(address, now)
         request.log.warn({ ip: loggedIp(request.ip, fastify.config.logFullIp) }, 'wrong statistics token')
       }
       return reply.code(401)

@@ -7,7 +7,7 @@ import { projectRoot } from '../src/config.js'
 import type { ViewOutcome } from '../src/data-model.js'
 import { memoize } from '../src/memo.js'
 import type { PageConfig } from '../src/pages.js'
-import { loggedIp, loggedReferrer, loggedUserAgent } from '../src/visit.js'
+import { limitedAddress, loggedIp, loggedReferrer, loggedUserAgent } from '../src/visit.js'
 
 /** isbot tries a long pattern on every call; the same few user agents make most views. */
 const isBotAgent = memoize(isbot, { capacity: 1000, maxKeyLength: 512 })
@@ -67,7 +67,7 @@ const adPageRoutes: FastifyPluginAsync = async (fastify) => {
           referrer: loggedReferrer(request.headers.referer)
         }
       : { visitor: '', time, ip: '', userAgent: '', referrer: '' }
-    return await fastify.views.record({ page: page.name, day, kind, clientIp, visit })
+    return await fastify.views.record({ page: page.name, day, kind, clientIp: limitedAddress(clientIp), visit })
   }
 }
 

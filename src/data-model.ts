@@ -16,7 +16,7 @@
  * | thead:visitor:<id>                   | hash        | RETENTION_DAYS after the last visit     |
  * | thead:visitor:<id>:recent            | list        | no longer written (legacyVisitorRecent) |
  * | page:<page>:breakdown:<YYYY-MM-DD>   | hash        | no longer written (legacyBreakdownOnDay)|
- * | thead:limit:<client ip>:<minute>     | string      | 60 seconds                              |
+ * | thead:limit:<ip or IPv6 /64>:<min>   | string      | 60 seconds                              |
  * | thead:salt:<YYYY-MM-DD>              | string      | SALT_TTL_SECONDS (two days)             |
  * | thead:writer:<instance id>           | string      | WRITER_PROGRESS_TTL_SECONDS             |
  */
@@ -340,7 +340,7 @@ export type ViewOutcome = 'n' | 'd' | 'b' | 'p' | 'l'
 /** One view inside a batch. */
 export interface ViewRecord {
   kind: ViewKind
-  /** The full client address, for the rate limit only; never stored past a minute, '' once journaled. */
+  /** The client's address as the rate limit counts it (see limitedAddress); never stored past a minute, '' once journaled. */
   clientIp: string
   /** Empty but for its time when the kind is not 'h': nothing of a bot or do-not-track view is logged. */
   visit: Visit

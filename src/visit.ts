@@ -17,6 +17,17 @@ export function loggedIp (address: string, keepFull: boolean): string {
   }
 }
 
+/**
+ * The address a limit counts: IPv4 as it is, IPv6 by its /64, which a subscriber gets whole,
+ * so that walking through it buys no more views or token guesses.
+ */
+export function limitedAddress (address: string): string {
+  // Most addresses are IPv4: they cost one scan for a colon.
+  if (!address.includes(':')) return address
+  if (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4) return address.slice(7)
+  return isIP(address) === 6 ? `${expandIpv6(address).slice(0, 4).join(':')}::/64` : address
+}
+
 /** A referrer as origin plus path: its query and fragment often carry tokens, so they go. */
 export function loggedReferrer (header: string | undefined): string {
   if (header === undefined || header === '') return ''

@@ -52,6 +52,8 @@ t.test('wrong tokens from one address are cut off after a few a minute', async (
   t.equal(blocked.statusCode, 429, 'even the right token waits once the address is blocked')
   t.ok(Number(blocked.headers['retry-after']) > 0)
   t.equal(await attempt(TOKEN, '198.51.100.67'), 200, 'other addresses are not affected')
+  for (let i = 0; i < FAILED_ATTEMPTS_PER_MINUTE; i += 1) t.equal(await attempt(`guess-number-${i}-0123456789`, `2001:db8:5:6::${i + 1}`), 401)
+  t.equal(await attempt(TOKEN, '2001:db8:5:6:ffff::1'), 429, 'an IPv6 /64 is one address')
 })
 
 t.test('bodies and headers are size-limited', async (t) => {

@@ -32,6 +32,17 @@ t.test('past VIEW_LIMIT_PER_IP a minute, the page is served but the view is not 
   t.ok(logs.some((line) => line.view === 'limited'), 'the reason is in the logs')
 })
 
+t.test('the addresses of one IPv6 /64 share one allowance', async (t) => {
+  const redis = await startTestRedis(t)
+  await awayFromMinuteEnd()
+  const { app } = await build(t, { REDIS_URL: redis.url, VIEW_LIMIT_PER_IP: '2' })
+  const taken = []
+  for (const remoteAddress of ['2001:db8:1:2::a', '2001:db8:1:2::b', '2001:db8:1:2:ffff::c', '2001:db8:1:3::a']) {
+    taken.push((await app.inject({ url: '/', remoteAddress, headers: { 'user-agent': 'curl/8' } })).headers['thead-view'])
+  }
+  t.same(taken, ['bot', 'bot', 'limited', 'bot'], 'a third address in the /64 is limited; the next /64 is not')
+})
+
 t.test('VIEW_LIMIT_PER_IP=0 turns the limit off', async (t) => {
   const redis = await startTestRedis(t)
   const { app } = await build(t, { REDIS_URL: redis.url, VIEW_LIMIT_PER_IP: '0' })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { loggedIp, loggedReferrer, loggedUserAgent } from '../../src/visit.js'
+import { limitedAddress, loggedIp, loggedReferrer, loggedUserAgent } from '../../src/visit.js'
 
 t.test('IP addresses are kept as their networks unless configured', async (t) => {
   t.equal(loggedIp('198.51.100.23', false), '198.51.100.0')
@@ -25,4 +25,13 @@ t.test('a referrer keeps only its origin and path', async (t) => {
 t.test('a user agent is kept up to 512 characters', async (t) => {
   t.equal(loggedUserAgent(undefined), '')
   t.equal(loggedUserAgent('x'.repeat(600)).length, 512)
+})
+
+t.test('a limit counts an IPv4 address alone and an IPv6 address by its /64', async (t) => {
+  t.equal(limitedAddress('198.51.100.23'), '198.51.100.23')
+  t.equal(limitedAddress('::ffff:198.51.100.23'), '198.51.100.23', 'an IPv4-mapped address is IPv4')
+  t.equal(limitedAddress('2001:db8:abcd:12:1:2:3:4'), '2001:db8:abcd:12::/64')
+  t.equal(limitedAddress('2001:db8:abcd:12::ffff'), '2001:db8:abcd:12::/64', 'one subscriber\'s addresses are one')
+  t.equal(limitedAddress('::1'), '0:0:0:0::/64')
+  t.equal(limitedAddress('not an address'), 'not an address', 'whatever else the socket says is its own')
 })
