@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyLoggerOptions, FastifyReques
 import fp from 'fastify-plugin'
 import apiDocsPlugin from '../plugins/api-docs.js'
 import configPlugin from '../plugins/config.js'
+import logRetentionPlugin from '../plugins/log-retention.js'
 import redisPlugin from '../plugins/redis.js'
 import securityHeadersPlugin from '../plugins/security-headers.js'
 import statsAuthPlugin from '../plugins/stats-auth.js'
@@ -49,6 +50,7 @@ async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<v
   await fastify.register(redisPlugin)
   await fastify.register(visitorCookiePlugin)
   await fastify.register(viewRecorderPlugin)
+  await fastify.register(logRetentionPlugin)
   await fastify.register(statsAuthPlugin)
   await fastify.register(apiDocsPlugin)
 

@@ -24,6 +24,14 @@ export interface VisitorSummary {
 
 type StreamEntry = [id: string, fields: string[]]
 
+/**
+ * Drops the log's entries older than `retentionDays` before `now` and answers how many went.
+ * Every batch of views does the same; this is for when no views come.
+ */
+export async function trimVisitLog (redis: Redis, retentionDays: number, now = Date.now()): Promise<number> {
+  return await redis.xtrim(keys.visitLog(), 'MINID', now - retentionDays * 86_400_000)
+}
+
 /** Entries read per round trip while erasing a visitor from the log. */
 const ERASE_SCAN_CHUNK = 1000
 

@@ -34,4 +34,5 @@ t.test('a limit counts an IPv4 address alone and an IPv6 address by its /64', as
   t.equal(limitedAddress('2001:db8:abcd:12::ffff'), '2001:db8:abcd:12::/64', 'one subscriber\'s addresses are one')
   t.equal(limitedAddress('::1'), '0:0:0:0::/64')
   t.equal(limitedAddress('not an address'), 'not an address', 'whatever else the socket says is its own')
+  t.equal(limitedAddress('not:an:address'), 'not:an:address')
 })
