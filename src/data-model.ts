@@ -392,12 +392,17 @@ export function readRangeArguments (page: string, days: string[], { today, topRe
   }
 }
 
+/** The oldest visitor-log entry id (ms) kept `retentionDays` after `now`: older ones are trimmed. */
+export function oldestVisitKept (retentionDays: number, now: number): number {
+  return now - retentionDays * 86_400_000
+}
+
 /** The keys and arguments of one RECORD_VIEWS_SCRIPT call for `batch`. */
 export function recordViewsArguments (batch: ViewBatch, { retentionDays, viewLimitPerIp, now, oldestUnconfirmed }: WriteSettings): { keys: string[], args: Array<string | number> } {
   const retentionSeconds = retentionDays * 86400
   const scriptKeys = [keys.writerProgress(batch.writerId), keys.visitLog()]
   const args: Array<string | number> = [
-    batch.seq, WRITER_PROGRESS_TTL_SECONDS, retentionSeconds, now - retentionSeconds * 1000,
+    batch.seq, WRITER_PROGRESS_TTL_SECONDS, retentionSeconds, oldestVisitKept(retentionDays, now),
     VISIT_LOG_MAX_ENTRIES, REFERRERS_KEPT_PER_DAY, VISITOR_RECENT_VISITS, viewLimitPerIp, oldestUnconfirmed, ROLLUP_SPANS.length
   ]
   for (const { page, day, views } of batch.groups) {

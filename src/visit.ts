@@ -9,7 +9,7 @@ const MAX_TEXT_LENGTH = 512
  */
 export function loggedIp (address: string, keepFull: boolean): string {
   if (keepFull) return address
-  const mapped = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address
+  const mapped = unmapped(address)
   switch (isIP(mapped)) {
     case 4: return mapped.replace(/\.\d+$/, '.0')
     case 6: return `${expandIpv6(mapped).slice(0, 3).join(':')}::`
@@ -24,8 +24,13 @@ export function loggedIp (address: string, keepFull: boolean): string {
 export function limitedAddress (address: string): string {
   // Most addresses are IPv4: they cost one scan for a colon.
   if (!address.includes(':')) return address
-  if (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4) return address.slice(7)
-  return isIP(address) === 6 ? `${expandIpv6(address).slice(0, 4).join(':')}::/64` : address
+  const mapped = unmapped(address)
+  return isIP(mapped) === 6 ? `${expandIpv6(mapped).slice(0, 4).join(':')}::/64` : mapped
+}
+
+/** An IPv4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 address it is. */
+function unmapped (address: string): string {
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address
 }
 
 /** A referrer as origin plus path: its query and fragment often carry tokens, so they go. */

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { keys, VISITOR_RECENT_VISITS } from './data-model.js'
+import { keys, oldestVisitKept, VISITOR_RECENT_VISITS } from './data-model.js'
 
 /** One visitor-log entry as the API answers it. */
 export interface LoggedVisit {
@@ -25,11 +25,11 @@ export interface VisitorSummary {
 type StreamEntry = [id: string, fields: string[]]
 
 /**
- * Drops the log's entries older than `retentionDays` before `now` and answers how many went.
- * Every batch of views does the same; this is for when no views come.
+ * Drops the log's entries past the retention and answers how many went. Every batch of views
+ * does the same; this is for when no views come.
  */
-export async function trimVisitLog (redis: Redis, retentionDays: number, now = Date.now()): Promise<number> {
-  return await redis.xtrim(keys.visitLog(), 'MINID', now - retentionDays * 86_400_000)
+export async function trimVisitLog (redis: Redis, retentionDays: number): Promise<number> {
+  return await redis.xtrim(keys.visitLog(), 'MINID', oldestVisitKept(retentionDays, Date.now()))
 }
 
 /** Entries read per round trip while erasing a visitor from the log. */
