@@ -1,31 +1,36 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { dayIn } from '../../src/calendar.js'
 import type { ViewBatch } from '../../src/data-model.js'
 import { build } from '../helpers/build.js'
-import { startTestRedis } from '../helpers/redis.js'
+import { startTestRedis, type TestRedis } from '../helpers/redis.js'
 
 function journaledViews (journal: string): number {
   const batches = readFileSync(journal, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as ViewBatch)
   return batches.reduce((sum, batch) => sum + batch.groups.reduce((groupSum, group) => groupSum + group.views.length, 0), 0)
 }
 
-t.test('a stop while Redis is away journals every spooled view, and the next start counts each once', async (t) => {
+/** A service that took `views` views while Redis was away and then stopped: its journal holds them. */
+async function stoppedWithViewsSpooled (t: Test, views: number): Promise<{ redis: TestRedis, journal: string, env: Record<string, string> }> {
   const redis = await startTestRedis(t)
   const journal = join(t.testdir(), 'spool.journal')
   // The journal keeps no client address, so the per-IP limit can't apply to its views: all count.
   const env = { REDIS_URL: redis.url, SPOOL_JOURNAL: journal, VIEW_LIMIT_PER_IP: '100' }
   const first = await build(t, env)
   await redis.stop()
-  const views = 1200
   for (let i = 0; i < views; i += 1) {
     const page = await first.app.inject({ url: '/', headers: { 'user-agent': 'curl/8' } })
     if (page.statusCode !== 200) t.fail(`page ${i} answered ${page.statusCode}`)
   }
   t.equal(first.app.views.depth, views, 'every view waits in the spool')
   await first.app.close()
+  return { redis, journal, env }
+}
 
+t.test('a stop while Redis is away journals every spooled view, and the next start counts each once', async (t) => {
+  const views = 1200
+  const { redis, journal, env } = await stoppedWithViewsSpooled(t, views)
   t.equal(journaledViews(journal), views, 'all of them journaled')
 
   await redis.start()
@@ -38,13 +43,7 @@ t.test('a stop while Redis is away journals every spooled view, and the next sta
 })
 
 t.test('a stop while the journal\'s last batch is still on its way journals it again, with the views behind it', async (t) => {
-  const redis = await startTestRedis(t)
-  const journal = join(t.testdir(), 'spool.journal')
-  const env = { REDIS_URL: redis.url, SPOOL_JOURNAL: journal, VIEW_LIMIT_PER_IP: '0' }
-  const first = await build(t, env)
-  await redis.stop()
-  await first.app.inject({ url: '/', headers: { 'user-agent': 'curl/8' } })
-  await first.app.close()
+  const { redis, journal, env } = await stoppedWithViewsSpooled(t, 1)
   await redis.start()
   // Writes wait 4 s: longer than a stopping service tries to write its spool (3 s), so the
   // replayed batch is confirmed only after the stop has rewritten the journal.
