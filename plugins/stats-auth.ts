@@ -66,7 +66,9 @@ export default fp(async function statsAuthPlugin (fastify) {
       return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: 'This endpoint is switched off: set STATS_TOKEN to turn it on' })
     }
     const now = Date.now()
-    const address = limitedAddress(request.ip)
+    // request.ip walks X-Forwarded-For again on every read when a proxy is trusted.
+    const ip = request.ip
+    const address = limitedAddress(ip)
     const wait = failures.blockedFor(address, now)
     if (wait > 0) {
       return reply.code(429).header('retry-after', wait)
@@ -77,7 +79,7 @@ export default fp(async function statsAuthPlugin (fastify) {
       // A browser's first request carries no credentials: only a token offered and wrong is a guess.
       if (request.headers.authorization !== undefined) {
         failures.record(address, now)
-        request.log.warn({ ip: loggedIp(request.ip, fastify.config.logFullIp) }, 'wrong statistics token')
+        request.log.warn({ ip: loggedIp(ip, fastify.config.logFullIp) }, 'wrong statistics token')
       }
       return reply.code(401)
         .header('www-authenticate', 'Basic realm="thead statistics", charset="UTF-8"')

@@ -81,7 +81,6 @@ export class ViewRecorder {
   #lastWriteFailed = false
   #closed = false
   #idle: Array<() => void> = []
-  #replaysLeft: number
   #onReplayed: (() => void) | undefined
   readonly #options: ViewRecorderOptions
 
@@ -93,7 +92,6 @@ export class ViewRecorder {
       views: batch.groups.reduce((sum, group) => sum + group.views.length, 0),
       replayed: true
     }))
-    this.#replaysLeft = this.#sealed.length
     this.#onReplayed = options.onReplayed
     options.redis.on('ready', this.#onReady)
     this.#schedule()
@@ -202,10 +200,7 @@ export class ViewRecorder {
         this.#retryDelayMs = RETRY_DELAY_MIN_MS
         this.#sealed.splice(this.#sealed.indexOf(head), 1)
         this.written += head.views
-        if (head.replayed === true) {
-          this.#replaysLeft -= 1
-          if (this.#replaysLeft === 0) this.#onReplayed?.()
-        }
+        if (head.replayed === true && !this.#sealed.some((held) => held.replayed === true)) this.#onReplayed?.()
       } else {
         // Once per batch: a replica may be away for a while, and each retry would say the same.
         if (!head.heldForReplicas) this.#options.log.warn({ seq: head.batch.seq, replicas: this.#options.waitReplicas }, 'batch written but not yet replicated: it stays in the spool')

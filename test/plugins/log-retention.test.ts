@@ -1,15 +1,17 @@
 import t from 'tap'
 import { build } from '../helpers/build.js'
-import { startTestRedis } from '../helpers/redis.js'
+import { waitUntil } from '../helpers/processes.js'
+import { startTestRedis, type TestRedis } from '../helpers/redis.js'
 
 const DAY_MS = 86_400_000
 
-async function logIds (redis: Awaited<ReturnType<typeof startTestRedis>>): Promise<string[]> {
+async function logIds (redis: TestRedis): Promise<string[]> {
   return (await redis.client.xrange('thead:visits', '-', '+')).map(([id]) => id)
 }
 
-async function whenLogIs (redis: Awaited<ReturnType<typeof startTestRedis>>, expected: string[]): Promise<string[]> {
-  while ((await logIds(redis)).join() !== expected.join()) await new Promise((resolve) => setTimeout(resolve, 20))
+/** The log's ids once they are `expected`, or whatever they are after 10 s. */
+async function whenLogIs (redis: TestRedis, expected: string[]): Promise<string[]> {
+  await waitUntil(async () => (await logIds(redis)).join() === expected.join(), 10_000, 'the log trimmed').catch(() => {})
   return await logIds(redis)
 }
 
