@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin'
-import { trimVisitLog } from '../src/visitor-log.js'
 
 /** How often the visitor log is trimmed besides on each connection. */
 const TRIM_EVERY_MS = 3_600_000
@@ -9,22 +8,21 @@ const TRIM_EVERY_MS = 3_600_000
  * down, a quiet instance): on every connection to Redis, and then hourly.
  */
 export default fp(async function logRetentionPlugin (fastify) {
-  const { config, redis } = fastify
+  const { store } = fastify
   async function trimNow (): Promise<void> {
     try {
-      const trimmed = await trimVisitLog(redis, config.retentionDays)
+      const trimmed = await store.trimVisitLog()
       if (trimmed > 0) fastify.log.info({ trimmed }, 'visitor-log entries past the retention removed')
-    } catch (error) {
+    } catch {
       // Redis is away: the next connection tries again.
-      fastify.log.debug({ reason: (error as Error).message }, 'visitor log not trimmed now')
     }
   }
-  redis.on('ready', trimNow)
+  const stopWatchingReady = store.onReady(trimNow)
   const timer = setInterval(trimNow, TRIM_EVERY_MS).unref()
   // Before Redis answers this fails, and the ready event above does it.
   await trimNow()
   fastify.addHook('onClose', async () => {
     clearInterval(timer)
-    redis.off('ready', trimNow)
+    stopWatchingReady()
   })
-}, { name: 'log-retention', dependencies: ['config', 'redis'] })
+}, { name: 'log-retention', dependencies: ['config', 'store'] })

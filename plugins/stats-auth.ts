@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { HttpError } from '../src/errors.js'
 import { limitedAddress, loggedIp } from '../src/visit.js'
 
 declare module 'fastify' {
@@ -63,7 +64,7 @@ export default fp(async function statsAuthPlugin (fastify) {
   const failures = new FailedAttempts()
   fastify.decorate('requireStatsToken', async function requireStatsToken (request: FastifyRequest, reply: FastifyReply) {
     if (expected === undefined) {
-      return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: 'This endpoint is switched off: set STATS_TOKEN to turn it on' })
+      throw new HttpError(403, 'This endpoint is switched off: set STATS_TOKEN to turn it on')
     }
     const now = Date.now()
     // request.ip walks X-Forwarded-For again on every read when a proxy is trusted.
@@ -71,8 +72,8 @@ export default fp(async function statsAuthPlugin (fastify) {
     const address = limitedAddress(ip)
     const wait = failures.blockedFor(address, now)
     if (wait > 0) {
-      return reply.code(429).header('retry-after', wait)
-        .send({ statusCode: 429, error: 'Too Many Requests', message: `Too many wrong tokens from this address; try again in ${wait} s` })
+      reply.header('retry-after', wait)
+      throw new HttpError(429, `Too many wrong tokens from this address; try again in ${wait} s`)
     }
     const offered = offeredToken(request.headers.authorization)
     if (offered === undefined || !sameToken(offered, expected)) {
@@ -81,9 +82,8 @@ export default fp(async function statsAuthPlugin (fastify) {
         failures.record(address, now)
         request.log.warn({ ip: loggedIp(ip, fastify.config.logFullIp) }, 'wrong statistics token')
       }
-      return reply.code(401)
-        .header('www-authenticate', 'Basic realm="thead statistics", charset="UTF-8"')
-        .send({ statusCode: 401, error: 'Unauthorized', message: 'Send the statistics token as a Bearer token or as the Basic password' })
+      reply.header('www-authenticate', 'Basic realm="thead statistics", charset="UTF-8"')
+      throw new HttpError(401, 'Send the statistics token as a Bearer token or as the Basic password')
     }
   })
 }, { name: 'stats-auth', dependencies: ['config'] })

@@ -6,24 +6,22 @@ import { ViewRecorder } from '../src/view-recorder.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    views: ViewRecorder
+    /** Counts views through the group-commit spool. */
+    viewRecorder: ViewRecorder
   }
 }
 
 /** How long a stopping service tries to write its spool before journaling the rest. */
 const SHUTDOWN_FLUSH_MS = 3000
 
-/** Counts views through the group-commit spool, as `fastify.views`. */
+/** Counts views through the group-commit spool, as `fastify.viewRecorder`. */
 export default fp(async function viewRecorderPlugin (fastify) {
   const { config } = fastify
   const journal = resolve(projectRoot, config.spoolJournal)
   const recorder = new ViewRecorder({
-    redis: fastify.redis,
+    store: fastify.store,
     log: fastify.log,
-    retentionDays: config.retentionDays,
-    viewLimitPerIp: config.viewLimitPerIp,
     waitReplicas: config.redis.waitReplicas,
-    waitTimeoutMs: config.redis.waitTimeoutMs,
     pageCountWaitMs: config.pageCountWaitMs,
     spoolLimit: config.spoolLimit,
     replay: readJournal(journal),
@@ -31,12 +29,12 @@ export default fp(async function viewRecorderPlugin (fastify) {
     // writer's progress marks that make a resend count once have expired.
     onReplayed: () => { writeJournal(journal, []) }
   })
-  fastify.decorate('views', recorder)
-  // Registered after the redis plugin, so this runs before the connection closes.
+  fastify.decorate('viewRecorder', recorder)
+  // Registered after the store plugin, so this runs before the connection closes.
   fastify.addHook('onClose', async () => {
     await recorder.flush(SHUTDOWN_FLUSH_MS)
     const unwritten = recorder.close()
     writeJournal(journal, unwritten)
     if (unwritten.length > 0) fastify.log.warn({ journal, batches: unwritten.length }, 'spool journaled; the next start writes it')
   })
-}, { name: 'view-recorder', dependencies: ['config', 'redis'] })
+}, { name: 'view-recorder', dependencies: ['config', 'store'] })

@@ -1,10 +1,9 @@
 import { resolve } from 'node:path'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { isbot } from 'isbot'
-import { AdPage } from '../src/ad-page.js'
+import { WatchedAdPage } from '../src/ad-page.js'
 import { today } from '../src/calendar.js'
 import { projectRoot } from '../src/config.js'
-import type { ViewOutcome } from '../src/data-model.js'
 import { memoize } from '../src/memo.js'
 import type { PageConfig } from '../src/pages.js'
 import { limitedAddress, loggedIp, loggedReferrer, loggedUserAgent } from '../src/visit.js'
@@ -12,11 +11,15 @@ import { limitedAddress, loggedIp, loggedReferrer, loggedUserAgent } from '../sr
 /** isbot tries a long pattern on every call; the same few user agents make most views. */
 const isBotAgent = memoize(isbot, { capacity: 1000, maxKeyLength: 512 })
 
-/** Crawlers, and browsers fetching a page ahead of a click that may never come. */
+/**
+ * Crawlers, scripts that send no user agent (every browser sends one), and browsers fetching
+ * a page ahead of a click that may never come.
+ */
 export function isBotRequest (request: FastifyRequest): boolean {
   const { headers } = request
+  const agent = headers['user-agent']?.trim() ?? ''
   const purpose = headers['sec-purpose'] ?? headers.purpose ?? headers['x-moz'] ?? headers['x-purpose']
-  return (typeof purpose === 'string' && purpose.includes('prefetch')) || isBotAgent(headers['user-agent'] ?? '')
+  return agent === '' || (typeof purpose === 'string' && purpose.includes('prefetch')) || isBotAgent(agent)
 }
 
 /** Do Not Track or Global Privacy Control. */
@@ -24,14 +27,15 @@ export function asksNotToBeTracked (request: FastifyRequest): boolean {
   return request.headers.dnt === '1' || request.headers['sec-gpc'] === '1'
 }
 
-/** The `thead-view` response header: how the view was taken, and why when it was not counted in full. */
-const VIEW_HEADER: Record<ViewOutcome, string> = { n: 'counted', d: 'duplicate', b: 'bot', p: 'do-not-track', l: 'limited' }
-
 /** Serves a counted page: identifies the visitor, records the view, shows today's numbers. */
 const adPageRoutes: FastifyPluginAsync = async (fastify) => {
   const { config } = fastify
+  const watchedPages: WatchedAdPage[] = []
+  fastify.addHook('onClose', async () => { for (const adPage of watchedPages) adPage.close() })
   for (const page of config.pages) {
-    const adPage = AdPage.fromFile(resolve(projectRoot, page.template))
+    const template = resolve(projectRoot, page.template)
+    const adPage = new WatchedAdPage(template, (error) => fastify.log.warn({ err: error, template }, 'template can\'t be read or watched; the page keeps its last text'))
+    watchedPages.push(adPage)
     fastify.get(page.path, {
       schema: {
         summary: `The ${page.name} page; each GET counts as a view, a HEAD does not`,
@@ -44,21 +48,28 @@ const adPageRoutes: FastifyPluginAsync = async (fastify) => {
       if (request.method === 'HEAD') return reply.type('text/html; charset=utf-8').header('thead-view', 'not-counted').send(adPage.render(null))
       const counts = await recordView(page, request, reply)
       // 'pending': Redis did not answer in time; the view waits in the spool and is counted later.
-      const taken = counts?.outcome == null ? 'pending' : VIEW_HEADER[counts.outcome]
+      const taken = counts?.outcome ?? 'pending'
       if (counts === null) request.log.warn({ page: page.name }, 'page served without its numbers: Redis did not answer in time')
       else if (taken !== 'counted') request.log.info({ page: page.name, view: taken }, 'view not counted as a new visitor')
       return reply.type('text/html; charset=utf-8').header('thead-view', taken).send(adPage.render(counts))
     })
+    // `/promo/` is a typo of `/promo`, not another page: sent on before anything is counted.
+    if (page.path !== '/' && !config.pages.some(({ path }) => path === `${page.path}/`)) {
+      fastify.get(`${page.path}/`, { schema: { hide: true } }, async function redirectToPage (request, reply) {
+        const query = request.url.indexOf('?')
+        return reply.redirect(query === -1 ? page.path : `${page.path}${request.url.slice(query)}`, 301)
+      })
+    }
   }
 
-  async function recordView (page: PageConfig, request: FastifyRequest, reply: FastifyReply): ReturnType<typeof fastify.views.record> {
+  async function recordView (page: PageConfig, request: FastifyRequest, reply: FastifyReply): ReturnType<typeof fastify.viewRecorder.record> {
     const day = today(config.timeZone)
-    const kind = isBotRequest(request) ? 'b' : config.honorDnt && asksNotToBeTracked(request) ? 'p' : 'h'
+    const kind = isBotRequest(request) ? 'bot' : config.honorDnt && asksNotToBeTracked(request) ? 'do-not-track' : 'person'
     // request.ip is a getter that walks X-Forwarded-For again on every read when a proxy is trusted.
     const clientIp = request.ip
     const time = Date.now()
     // Bots and do-not-track views are only counted: no cookie, and nothing about them to log.
-    const visit = kind === 'h'
+    const visit = kind === 'person'
       ? {
           visitor: (await reply.identifyVisitor(day)).id,
           time,
@@ -67,7 +78,7 @@ const adPageRoutes: FastifyPluginAsync = async (fastify) => {
           referrer: loggedReferrer(request.headers.referer)
         }
       : { visitor: '', time, ip: '', userAgent: '', referrer: '' }
-    return await fastify.views.record({ page: page.name, day, kind, clientIp: limitedAddress(clientIp), visit })
+    return await fastify.viewRecorder.record({ page: page.name, day, kind, clientIp: limitedAddress(clientIp), visit })
   }
 }
 

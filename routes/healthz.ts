@@ -17,37 +17,35 @@ export const Health = Type.Object({
     dropped: Type.Integer({ minimum: 0, description: 'Views not counted since start because the spool was full' }),
     limit: Type.Integer({ minimum: 1, description: 'SPOOL_LIMIT' })
   })
-})
+}, { description: 'Where views go, and whether they can be written now' })
 export type Health = Static<typeof Health>
 
 /** For load balancers and operators: can views be written now, and where do they go. */
 const healthzRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, redis, views } = fastify
+  const { config, store, viewRecorder } = fastify
 
   fastify.get('/healthz', {
     // Probes come every few seconds; their requests stay out of the info log.
     logLevel: 'warn',
     schema: {
       summary: 'Redis mode, the current master and whether it answers, the spool\'s depth and drops; 503 without a master',
-      response: { 200: Health, 503: Health }
+      response: { 200: Health, 503: { ...Health, description: 'No master answers: views wait in the spool' } }
     }
   }, async function health (_request, reply) {
-    // ROLE, not PING: a master that Sentinel has just turned into a replica still answers PING.
-    const role = redis.status === 'ready' ? await redis.role().catch(() => undefined) : undefined
-    const reachable = role?.[0] === 'master'
-    const replicas = reachable ? (role[2] as unknown[]).length : 0
+    const { master, replicas } = await store.health()
+    const reachable = master !== null
     const { waitReplicas } = config.redis
     const status = !reachable ? 'unavailable' : replicas < waitReplicas ? 'degraded' : 'ok'
     return reply.code(reachable ? 200 : 503).send({
       status,
       redis: {
         mode: config.redis.mode,
-        master: reachable ? { host: redis.stream.remoteAddress as string, port: redis.stream.remotePort as number } : null,
+        master,
         reachable,
         replicas,
         waitReplicas
       },
-      spool: { depth: views.depth, dropped: views.dropped, limit: config.spoolLimit }
+      spool: { depth: viewRecorder.depth, dropped: viewRecorder.dropped, limit: config.spoolLimit }
     })
   })
 }

@@ -4,18 +4,18 @@ import fp from 'fastify-plugin'
 import apiDocsPlugin from '../plugins/api-docs.js'
 import configPlugin from '../plugins/config.js'
 import logRetentionPlugin from '../plugins/log-retention.js'
-import redisPlugin from '../plugins/redis.js'
 import securityHeadersPlugin from '../plugins/security-headers.js'
 import statsAuthPlugin from '../plugins/stats-auth.js'
 import viewRecorderPlugin from '../plugins/view-recorder.js'
-import visitorCookiePlugin from '../plugins/visitor-cookie.js'
+import storePlugin from '../plugins/store.js'
+import visitorIdPlugin from '../plugins/visitor-id.js'
 import adPageRoutes from '../routes/ad-page.js'
 import dashboardRoutes from '../routes/dashboard.js'
 import healthzRoutes from '../routes/healthz.js'
 import statsRoutes from '../routes/stats.js'
 import visitorRoutes from '../routes/visitors.js'
 import type { Config } from './config.js'
-import { RedisUnavailableError } from './errors.js'
+import { HttpError, RedisUnavailableError } from './errors.js'
 import { ErrorResponse } from './schemas.js'
 import { loggedIp } from './visit.js'
 
@@ -47,8 +47,8 @@ export function serverOptions (config: Config, logger: Pick<FastifyLoggerOptions
 async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
   await fastify.register(configPlugin, { config })
   await fastify.register(securityHeadersPlugin)
-  await fastify.register(redisPlugin)
-  await fastify.register(visitorCookiePlugin)
+  await fastify.register(storePlugin)
+  await fastify.register(visitorIdPlugin)
   await fastify.register(viewRecorderPlugin)
   await fastify.register(logRetentionPlugin)
   await fastify.register(statsAuthPlugin)
@@ -56,18 +56,15 @@ async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<v
 
   fastify.addSchema(ErrorResponse)
   fastify.setErrorHandler(function answerError (error: FastifyError, request, reply) {
-    const statusCode = error instanceof RedisUnavailableError || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) ? error.statusCode as number : 500
-    // Client mistakes and Redis being away are explained; anything else is logged and never shown.
+    // Ours and Fastify's own (validation, bad JSON, body too large) explain themselves; anything else is logged and never shown.
+    const known = error instanceof HttpError || error instanceof RedisUnavailableError || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)
+    const statusCode = known ? error.statusCode as number : 500
     if (statusCode === 500) request.log.error({ err: error }, 'request failed')
     if (statusCode === 503) request.log.warn({ reason: (error.cause as Error).message }, 'Redis unavailable')
-    return reply.code(statusCode).send({
-      statusCode,
-      error: STATUS_CODES[statusCode] as string,
-      message: statusCode === 500 ? 'Something went wrong on our side' : error.message
-    })
+    return reply.code(statusCode).send(errorBody(statusCode, statusCode === 500 ? 'Something went wrong on our side' : error.message))
   })
   fastify.setNotFoundHandler(function answerNotFound (_request, reply) {
-    return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: 'There is no page or endpoint at this address' })
+    return reply.code(404).send(errorBody(404, 'There is no page or endpoint at this address'))
   })
 
   await fastify.register(adPageRoutes)
@@ -75,6 +72,11 @@ async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<v
   await fastify.register(visitorRoutes)
   await fastify.register(dashboardRoutes)
   await fastify.register(healthzRoutes)
+}
+
+/** Every error answer's body (the ErrorResponse schema). */
+function errorBody (statusCode: number, message: string): { statusCode: number, error: string, message: string } {
+  return { statusCode, error: STATUS_CODES[statusCode] as string, message }
 }
 
 // Not encapsulated, so whoever registers the app (server.ts, the tests) sees its decorators.

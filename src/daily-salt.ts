@@ -1,6 +1,4 @@
 import { createHmac, randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
-import { keys, SALT_TTL_SECONDS } from './data-model.js'
 
 /**
  * Cookieless visitor ids, as Plausible makes them: a keyed hash of IP and user agent under a
@@ -8,12 +6,13 @@ import { keys, SALT_TTL_SECONDS } from './data-model.js'
  * a day and never across days, and nothing stored leads back to the address.
  */
 export class DailySalt {
-  readonly #redis: Redis
+  readonly #sharedSaltOf: (day: string) => Promise<Buffer>
   #day = ''
   #salt: Buffer | null = null
 
-  constructor (redis: Redis) {
-    this.#redis = redis
+  /** `sharedSaltOf` answers the salt every instance uses on a day (Store.daySalt). */
+  constructor (sharedSaltOf: (day: string) => Promise<Buffer>) {
+    this.#sharedSaltOf = sharedSaltOf
   }
 
   /** The visitor id for this IP and user agent on `day`. */
@@ -30,14 +29,9 @@ export class DailySalt {
     return this.#salt ?? localSalt(day)
   }
 
-  /** Every instance uses the same salt, the first one any of them set for the day. */
   async #sharedSalt (day: string): Promise<Buffer | null> {
     try {
-      const [, [, salt]] = await this.#redis.multi()
-        .set(keys.salt(day), randomBytes(32).toString('base64'), 'EX', SALT_TTL_SECONDS, 'NX')
-        .get(keys.salt(day))
-        .exec() as [unknown, [null, string]]
-      return Buffer.from(salt, 'base64')
+      return await this.#sharedSaltOf(day)
     } catch {
       // Redis is away: ids stay stable within this process until it is back.
       return null

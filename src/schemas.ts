@@ -7,19 +7,29 @@ export const ErrorResponse = Type.Object({
   message: Type.String()
 }, { $id: 'ErrorResponse' })
 
-const errorRef = Type.Ref('ErrorResponse')
+const errorAnswer = (description: string): ReturnType<typeof Type.Ref> => Type.Ref('ErrorResponse', { description })
 
-/** The error answers every statistics endpoint may give, besides its own. */
-export const errorResponses = { 400: errorRef, 401: errorRef, 403: errorRef, 404: errorRef, 429: errorRef, 503: errorRef }
+/** The error answers a statistics endpoint may give, besides its own. */
+export const errorResponses = {
+  400: errorAnswer('Bad input; the message says what is wrong'),
+  401: errorAnswer('No statistics token, or a wrong one'),
+  403: errorAnswer('Switched off: STATS_TOKEN is not set'),
+  404: errorAnswer('No such page or visitor'),
+  429: errorAnswer('Too many wrong tokens from this address; see Retry-After'),
+  503: errorAnswer('Redis is unreachable; try again shortly')
+}
 
-/** `YYYY-MM-DD`; the calendar check (2026-02-30) is done by the handler. */
+/** The OpenAPI security requirement of every route that needs the STATS_TOKEN. */
+export const statsTokenSecurity: Array<Record<string, string[]>> = [{ bearer: [] }, { basic: [] }]
+
+/** `YYYY-MM-DD`; the calendar check (2026-02-30) is done by calendarDay. */
 export const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', maxLength: 10, description: 'A calendar date, YYYY-MM-DD' })
 export const DayOrToday = Type.String({ pattern: '^(today|\\d{4}-\\d{2}-\\d{2})$', maxLength: 10, description: 'A calendar date, YYYY-MM-DD, or `today`' })
 
 /** A page name from config/pages.json; the default is the first page there. */
-export const PageQuery = Type.Optional(Type.String({ pattern: '^[a-z0-9-]{1,32}$', description: 'A configured page name' }))
+export const PageQuery = Type.Optional(Type.String({ pattern: '^[a-z0-9-]{1,32}$', description: 'A configured page name; the first page by default' }))
 
-const dayNumbers = {
+const dayCounts = {
   views: Type.Integer({ minimum: 0, description: 'Every view, bots included (the seed\'s counter)' }),
   uniques: Type.Integer({ minimum: 0, description: 'Distinct human visitors (HyperLogLog, about 0.8% error)' }),
   new: Type.Integer({ minimum: 0, description: 'Visitors seen for the first time' }),
@@ -28,20 +38,26 @@ const dayNumbers = {
   limited: Type.Integer({ minimum: 0, description: 'Views over VIEW_LIMIT_PER_IP, not counted in views' })
 }
 
-export const DayStats = Type.Object({ page: Type.String(), day: Type.String(), ...dayNumbers })
+export const DayNumbers = Type.Object({ day: Type.String(), ...dayCounts })
+export type DayNumbers = Static<typeof DayNumbers>
+
+export const DayStats = Type.Object({ page: Type.String(), ...DayNumbers.properties }, { description: 'The page\'s numbers on the day' })
 export type DayStats = Static<typeof DayStats>
 
 export const RangeQuery = Type.Object({ from: Day, to: Day, page: PageQuery })
+
+export const Referrer = Type.Object({ referrer: Type.String(), views: Type.Integer() })
+export type Referrer = Static<typeof Referrer>
 
 export const RangeStats = Type.Object({
   page: Type.String(),
   from: Type.String(),
   to: Type.String(),
-  ...dayNumbers,
+  ...dayCounts,
   uniques: Type.Integer({ minimum: 0, description: 'Distinct visitors over the whole range: a union, not a sum of days' }),
-  days: Type.Array(Type.Object({ day: Type.String(), ...dayNumbers })),
-  referrers: Type.Array(Type.Object({ referrer: Type.String(), views: Type.Integer() }), { description: 'Top referrers over the range' })
-})
+  days: Type.Array(DayNumbers),
+  referrers: Type.Array(Referrer, { description: 'Top referrers over the range' })
+}, { description: 'The page\'s numbers over the range, and per day' })
 export type RangeStats = Static<typeof RangeStats>
 
 /** A visitor id as the cookie carries it. */
@@ -49,8 +65,8 @@ export const VisitorId = Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' })
 /** A visitor-log entry id, as `next` answers it. */
 export const LogCursor = Type.String({ pattern: '^\\d{1,15}-\\d{1,10}$' })
 
-export const Visit = Type.Object({
-  id: Type.String(),
+export const LoggedVisit = Type.Object({
+  id: Type.String({ description: 'The entry\'s id in the log, usable as a `before` cursor' }),
   time: Type.String({ description: 'ISO 8601' }),
   visitor: Type.String(),
   page: Type.String(),
@@ -59,6 +75,7 @@ export const Visit = Type.Object({
   userAgent: Type.String(),
   referrer: Type.String({ description: 'Origin and path only' })
 })
+export type LoggedVisit = Static<typeof LoggedVisit>
 
 export const VisitsQuery = Type.Object({
   day: Type.Optional(DayOrToday),
@@ -69,19 +86,22 @@ export const VisitsQuery = Type.Object({
 
 export const Visits = Type.Object({
   day: Type.String(),
-  visits: Type.Array(Visit),
+  visits: Type.Array(LoggedVisit),
   next: Type.Union([LogCursor, Type.Null()], { description: 'Pass as `before` for the next page; null at the end' })
-})
+}, { description: 'The day\'s visits, newest first' })
+export type Visits = Static<typeof Visits>
 
 export const VisitorSummary = Type.Object({
   visitor: Type.String(),
   firstSeen: Type.String(),
   lastSeen: Type.String(),
   visits: Type.Integer(),
-  recent: Type.Array(Visit)
-})
+  recent: Type.Array(LoggedVisit)
+}, { description: 'What is kept about the visitor' })
+export type VisitorSummary = Static<typeof VisitorSummary>
 
 export const Erasure = Type.Object({
   visitor: Type.String(),
   erased: Type.Object({ summary: Type.Boolean(), visits: Type.Integer({ description: 'Visitor-log entries deleted' }) })
-})
+}, { description: 'What was erased' })
+export type Erasure = Static<typeof Erasure>

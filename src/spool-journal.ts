@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import type { ViewBatch } from './data-model.js'
+import type { ViewBatch } from './store/record-views.js'
 
 /**
  * The spool's journal: batches that a stopping process could not write, one JSON line each,

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Redis } from 'ioredis'
-import { MAX_VIEWS_PER_BATCH, recordViewsArguments, type ViewBatch, type ViewGroup, type ViewOutcome, type ViewRecord } from './data-model.js'
+import { MAX_VIEWS_PER_BATCH } from './store/keys.js'
+import type { GroupCounts, ViewBatch, ViewGroup, ViewOutcome, ViewRecord } from './store/record-views.js'
+import type { Store } from './store/store.js'
 
 /** One page view as the page route hands it over. */
 export interface View extends ViewRecord {
@@ -33,14 +34,10 @@ interface SealedBatch {
 }
 
 export interface ViewRecorderOptions {
-  redis: Redis
+  store: Store
   log: FastifyBaseLogger
-  retentionDays: number
-  /** Views counted per client IP and minute; 0 turns the limit off. */
-  viewLimitPerIp: number
-  /** Replicas that must hold a batch before it leaves the spool; 0 trusts the master alone. */
+  /** Replicas that must hold a batch before it leaves the spool (for the log). */
   waitReplicas: number
-  waitTimeoutMs: number
   /** How long a page waits for its numbers before it is served without them. */
   pageCountWaitMs: number
   /** Views held in memory at most; past it new views are dropped and counted. */
@@ -63,7 +60,7 @@ const MAX_BATCHES_IN_FLIGHT = 2
  * Group commit with a spool. Views that arrive while batches are on their way wait in memory
  * and go together in the next batch: one script call (and one WAIT) per batch, not per view.
  * A batch is resent until Redis confirms it, and the script applies a writer's batches only
- * in order, so the writer's batch number makes a resend count once (see RECORD_VIEWS_SCRIPT).
+ * in order, so the writer's batch number makes a resend count once (see store/lua/record-views.lua).
  */
 export class ViewRecorder {
   readonly writerId = randomUUID()
@@ -82,6 +79,7 @@ export class ViewRecorder {
   #closed = false
   #idle: Array<() => void> = []
   #onReplayed: (() => void) | undefined
+  #stopWatchingReady: () => void
   readonly #options: ViewRecorderOptions
 
   constructor (options: ViewRecorderOptions) {
@@ -93,7 +91,7 @@ export class ViewRecorder {
       replayed: true
     }))
     this.#onReplayed = options.onReplayed
-    options.redis.on('ready', this.#onReady)
+    this.#stopWatchingReady = options.store.onReady(this.#onReady)
     this.#schedule()
   }
 
@@ -129,7 +127,7 @@ export class ViewRecorder {
         }
       })
       // While Redis is away the page is served at once; the view waits in the spool.
-      if (this.#lastWriteFailed || this.#options.redis.status !== 'ready') resolve(null)
+      if (this.#lastWriteFailed || !this.#options.store.ready) resolve(null)
       this.#schedule()
     })
   }
@@ -151,7 +149,7 @@ export class ViewRecorder {
     // A batch still on its way may be confirmed after this; its journal is then being rewritten.
     this.#onReplayed = undefined
     clearTimeout(this.#retryTimer)
-    this.#options.redis.off('ready', this.#onReady)
+    this.#stopWatchingReady()
     while (this.#pending.length > 0) this.#sealed.push(this.#seal())
     for (const sealed of this.#sealed) settle(sealed, null)
     return this.#sealed.map((sealed) => sealed.batch)
@@ -221,23 +219,15 @@ export class ViewRecorder {
 
   /** Sends a batch; true once it is applied (now or before) and held by enough replicas. */
   async #write (sealed: SealedBatch): Promise<boolean> {
-    const { redis, retentionDays, viewLimitPerIp, waitReplicas, waitTimeoutMs } = this.#options
     const { batch } = sealed
     // Every batch of this writer before its oldest one held here (this one, at the latest) is confirmed applied.
     const oldest = this.#sealed.find((held) => held.batch.writerId === batch.writerId) as SealedBatch
-    const { keys, args } = recordViewsArguments(batch, { retentionDays, viewLimitPerIp, now: Date.now(), oldestUnconfirmed: oldest.batch.seq })
-    // The script and its WAIT share a pipeline, so they share a connection: WAIT on any
-    // other connection would confirm nothing about this write.
-    const pipeline = redis.pipeline().recordViews(keys.length, ...keys, ...args)
-    if (waitReplicas > 0) pipeline.wait(waitReplicas, waitTimeoutMs)
-    const replies = await pipeline.exec() as Array<[Error | null, unknown]>
-    for (const [error] of replies) if (error !== null) throw error
-    const numbers = replies[0]?.[1] as Array<number | string>
+    const { groups, replicated } = await this.#options.store.recordBatch(batch, oldest.batch.seq)
     sealed.waiters.forEach((waiters, index) => {
-      const [views, uniques, outcomes] = numbers.slice(1 + index * 3, 4 + index * 3) as [number, number, string]
-      waiters.forEach((waiter, position) => waiter({ views, uniques, outcome: (outcomes[position] ?? null) as ViewOutcome | null }))
+      const { views, uniques, outcomes } = groups[index] as GroupCounts
+      waiters.forEach((waiter, position) => waiter({ views, uniques, outcome: outcomes?.[position] ?? null }))
     })
-    return waitReplicas === 0 || (replies[1]?.[1] as number) >= waitReplicas
+    return replicated
   }
 
   #retryLater (): void {

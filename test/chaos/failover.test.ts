@@ -63,10 +63,15 @@ t.test('through a crash, a rejoin and a forced failover no view is lost or count
   /** Waits until every view loaded so far is confirmed written and replicated. */
   const confirmed = async (what: string): Promise<void> => {
     const loaded = traffic.loads
-    await waitFor(what, async () => app.views.written >= loaded ? true : undefined)
+    await waitFor(what, async () => app.viewRecorder.written >= loaded ? true : undefined)
   }
   /** The next time the app's connection is ready again (on whichever master). */
-  const nextReady = async (): Promise<number> => await new Promise((resolve) => app.redis.once('ready', () => resolve(Date.now())))
+  const nextReady = async (): Promise<number> => await new Promise((resolve) => {
+    const stop = app.store.onReady(() => {
+      stop()
+      resolve(Date.now())
+    })
+  })
 
   const traffic = new Traffic(app)
   // Registered after the app's, so it runs first: no page load after the app is closed.
@@ -115,13 +120,13 @@ t.test('through a crash, a rejoin and a forced failover no view is lost or count
   await sleep(500)
   await traffic.stop()
   daysSeen.add(dayIn(app.config.timeZone))
-  await app.views.flush(30_000)
+  await app.viewRecorder.flush(30_000)
 
   const views = traffic.loads
   t.same([...traffic.statuses], [[200, views]], `all ${views} page loads answered 200`)
   t.comment(`the slowest page load took ${traffic.slowestMs} ms`)
-  t.equal(app.views.depth, 0, 'the spool is empty')
-  t.equal(app.views.dropped, 0, 'no view was dropped')
+  t.equal(app.viewRecorder.depth, 0, 'the spool is empty')
+  t.equal(app.viewRecorder.dropped, 0, 'no view was dropped')
   const visitors = traffic.cookies.filter((cookie) => cookie !== undefined).length
   t.equal(visitors, VISITORS, 'every visitor got their cookie')
   const days = [...daysSeen]

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { ROLLUP_SPANS } from '../../src/data-model.js'
+import { ROLLUP_SPANS } from '../../src/store/keys.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis } from '../helpers/redis.js'
 
@@ -66,7 +66,7 @@ t.test('the page always answers 200 to hostile headers, and the key count stays 
       if (other.statusCode >= 500) throw new Error(`${other.statusCode} for path ${JSON.stringify(path)}`)
     }
   ), { numRuns: 300 })
-  await app.views.flush(5000)
+  await app.viewRecorder.flush(5000)
   const keys = await redis.client.keys('*')
   // Per day: counter, uniques, referrers and the month's day table, and the uniques and
   // referrers of each rollup holding it; plus all-time counter, the log, the writer, one

@@ -1,4 +1,3 @@
-import { once } from 'node:events'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -43,6 +42,6 @@ export async function build (t: Test, env: Record<string, string>, { waitForRedi
   routes?.(fastify)
   t.teardown(() => fastify.close())
   await fastify.ready()
-  if (waitForRedis && fastify.redis.status !== 'ready') await once(fastify.redis, 'ready')
+  if (waitForRedis && !fastify.store.ready) await new Promise<void>((resolve) => { const stop = fastify.store.onReady(() => { stop(); resolve() }) })
   return { app: fastify, logs }
 }

@@ -29,7 +29,7 @@ t.test('log entries past RETENTION_DAYS go even when no view comes to trim them'
   for (const id of [old, kept]) await redis.client.xadd('thead:visits', id, 'visitor', 'someone', 'page', 'index')
   await redis.client.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
   t.same(await whenLogIs(redis, [kept]), [kept], 'trimmed again on reconnecting')
-  t.equal(app.views.written, 0, 'no view was written')
+  t.equal(app.viewRecorder.written, 0, 'no view was written')
 })
 
 t.test('a service started while Redis is away trims the log once Redis is back', async (t) => {

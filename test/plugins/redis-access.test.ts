@@ -1,11 +1,7 @@
 import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
-import { dayIn } from '../../src/calendar.js'
 import { projectRoot } from '../../src/config.js'
-import { ROLLUP_SPANS } from '../../src/data-model.js'
-import { buildRollups } from '../../src/rollups.js'
 import { tokenId } from '../../src/visitor-tokens.js'
 import { build } from '../helpers/build.js'
 import { freePort, startTestRedis } from '../helpers/redis.js'
@@ -39,19 +35,6 @@ t.test('the example ACL lets the app do everything, as its own user only', async
   const cookieless = await build(t, { REDIS_URL: url, VISITOR_ID_MODE: 'cookieless' })
   t.equal((await cookieless.app.inject({ url: '/', headers: { 'user-agent': FIREFOX } })).headers['thead-view'], 'counted')
   await t.rejects(redis.client.ping(), /NOAUTH|WRONGPASS|NOPERM/, 'the default user is off')
-})
-
-t.test('the example ACL lets its user run `npm run rollups`', async (t) => {
-  const dir = t.testdir()
-  copyFileSync(join(projectRoot, 'config/redis-users.acl'), join(dir, 'users.acl'))
-  const redis = await startTestRedis(t, { args: ['--aclfile', join(dir, 'users.acl')] })
-  const url = `redis://thead:${EXAMPLE_PASSWORD}@127.0.0.1:${redis.port}`
-  const { app } = await build(t, { REDIS_URL: url })
-  t.equal((await app.inject({ url: '/', headers: { 'user-agent': FIREFOX, referer: 'https://r.example/' } })).headers['thead-view'], 'counted')
-  const asThead = new Redis(url)
-  t.teardown(() => asThead.disconnect())
-  const built = await buildRollups(asThead, ['index'], { today: dayIn(app.config.timeZone), retentionDays: app.config.retentionDays })
-  t.equal(built.runs, ROLLUP_SPANS.length, 'each rollup holding today is built')
 })
 
 t.test('username and password may come apart from the URL', async (t) => {

@@ -28,8 +28,8 @@ t.test('Sentinel over TLS: the app finds the master through a TLS sentinel and w
     REDIS_WAIT_TIMEOUT_MS: '2000'
   })
   for (let i = 0; i < 3; i += 1) t.equal((await app.inject({ url: '/', headers: { 'user-agent': 'curl/8' } })).statusCode, 200)
-  await app.views.flush(10_000)
-  t.equal(app.views.written, 3, 'written, and held by the replica (WAIT 1 over TLS replication)')
+  await app.viewRecorder.flush(10_000)
+  t.equal(app.viewRecorder.written, 3, 'written, and held by the replica (WAIT 1 over TLS replication)')
   t.match((await app.inject({ url: '/healthz' })).json(), { redis: { mode: 'sentinel', master: { port: masterPort }, reachable: true } })
   t.match((await app.inject({ url: `/stats/${dayIn(app.config.timeZone)}` })).json(), { views: 3 })
 })

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { dayIn } from '../../src/calendar.js'
-import type { ViewBatch } from '../../src/data-model.js'
+import type { ViewBatch } from '../../src/store/record-views.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis, type TestRedis } from '../helpers/redis.js'
 
@@ -23,7 +23,7 @@ async function stoppedWithViewsSpooled (t: Test, views: number): Promise<{ redis
     const page = await first.app.inject({ url: '/', headers: { 'user-agent': 'curl/8' } })
     if (page.statusCode !== 200) t.fail(`page ${i} answered ${page.statusCode}`)
   }
-  t.equal(first.app.views.depth, views, 'every view waits in the spool')
+  t.equal(first.app.viewRecorder.depth, views, 'every view waits in the spool')
   await first.app.close()
   return { redis, journal, env }
 }
@@ -35,7 +35,7 @@ t.test('a stop while Redis is away journals every spooled view, and the next sta
 
   await redis.start()
   const second = await build(t, env)
-  await second.app.views.flush(10_000)
+  await second.app.viewRecorder.flush(10_000)
   t.equal(await redis.client.get(`page:index:counter:${dayIn(second.app.config.timeZone)}`), String(views))
   t.same(await redis.client.keys('thead:limit:*'), [], 'no rate-limit key for views without an address')
   // Gone before the stop: a crash later must not replay it once its writer's marks have expired.
@@ -55,6 +55,6 @@ t.test('a stop while the journal\'s last batch is still on its way journals it a
   t.equal(journaledViews(journal), 2, 'the replayed view and the new one')
 
   const third = await build(t, env)
-  await third.app.views.flush(10_000)
+  await third.app.viewRecorder.flush(10_000)
   t.equal(await redis.client.get(`page:index:counter:${dayIn(third.app.config.timeZone)}`), '2', 'each counted once')
 })

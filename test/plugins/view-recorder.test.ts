@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { dayIn } from '../../src/calendar.js'
 import { projectRoot } from '../../src/config.js'
-import type { ViewBatch } from '../../src/data-model.js'
+import type { ViewBatch } from '../../src/store/record-views.js'
 import { build } from '../helpers/build.js'
 import { waitUntil } from '../helpers/processes.js'
 import { startTestRedis } from '../helpers/redis.js'
@@ -33,15 +33,15 @@ t.test('views not yet replicated at the stop are journaled, and the next start c
   const today = dayIn(first.app.config.timeZone)
   for (let i = 0; i < 3; i += 1) await first.app.inject({ url: '/', headers: CURL })
   t.equal(await redis.client.get(`page:index:counter:${today}`), '1', 'the first batch is applied; the others wait behind it')
-  t.equal(first.app.views.depth, 3, 'all are held, as no replica has them')
+  t.equal(first.app.viewRecorder.depth, 3, 'all are held, as no replica has them')
   await first.app.close()
   t.equal(journaledViews(journal), 3, 'the stop journaled them')
   t.ok(first.logs.some((line) => line.msg === 'spool journaled; the next start writes it' && line.journal === journal))
 
   const second = await build(t, env)
-  await second.app.views.flush(10_000)
+  await second.app.viewRecorder.flush(10_000)
   t.equal(await redis.client.get(`page:index:counter:${today}`), '3', 'the replay counted each view once')
-  t.equal(second.app.views.written, 3, 'and the spool let them go')
+  t.equal(second.app.viewRecorder.written, 3, 'and the spool let them go')
   await second.app.close()
   t.notOk(existsSync(journal), 'the journal is gone once written')
 })
@@ -67,7 +67,7 @@ t.test('a stop while a write hangs journals it, and the next start counts it onc
   t.equal(await redis.client.get(`page:index:counter:${today}`), '3', 'the hung write landed after all')
 
   const second = await build(t, env)
-  await second.app.views.flush(10_000)
+  await second.app.viewRecorder.flush(10_000)
   t.equal(await redis.client.get(`page:index:counter:${today}`), '3', 'and the replay did not count it again')
 })
 
@@ -87,7 +87,7 @@ t.test('a relative SPOOL_JOURNAL is in the project, whatever the working directo
 
   await redis.start()
   const next = await build(t, { REDIS_URL: redis.url, SPOOL_JOURNAL: relative })
-  await next.app.views.flush(10_000)
+  await next.app.viewRecorder.flush(10_000)
   await next.app.close()
   t.notOk(existsSync(join(projectRoot, relative)), 'written and removed by the next start')
 })

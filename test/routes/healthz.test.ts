@@ -36,7 +36,7 @@ t.test('no master: 503, and the spool\'s depth and drops while views wait', asyn
   t.ok(Value.Check(Health, response.json()), 'the answer fits its schema')
 
   await redis.start()
-  await app.views.flush(10_000)
+  await app.viewRecorder.flush(10_000)
   t.match((await app.inject({ url: '/healthz' })).json(), { status: 'ok', spool: { depth: 0, dropped: 1 } })
 })
 

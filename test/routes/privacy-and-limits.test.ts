@@ -120,7 +120,7 @@ t.test('cookieless ids stay stable while Redis is away', async (t) => {
   t.equal(first.statusCode, 200)
   t.equal(second.statusCode, 200)
   await redis.start()
-  await app.views.flush(10_000)
+  await app.viewRecorder.flush(10_000)
   t.equal(await redis.client.pfcount(`page:index:uniques:${dayIn(app.config.timeZone)}`), 1, 'one visitor, counted once Redis is back')
 })
 

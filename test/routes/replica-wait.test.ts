@@ -14,7 +14,7 @@ t.test('while no replica holds the views, pages are served at once and views wai
   const { app } = await build(t, { REDIS_URL: master.url, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '500', PAGE_COUNT_WAIT_MS: '5000' })
   const load = async (): Promise<string> => (await app.inject({ url: '/', headers: { 'user-agent': FIREFOX } })).headers['thead-view'] as string
   t.equal(await load(), 'counted', 'served with its numbers')
-  await waitFor('the first view to be replicated', async () => app.views.written === 1 ? true : undefined)
+  await waitFor('the first view to be replicated', async () => app.viewRecorder.written === 1 ? true : undefined)
 
   await replica.stop()
   t.equal(await load(), 'counted', 'written to the master, whose answer the page shows; not replicated')
@@ -23,10 +23,10 @@ t.test('while no replica holds the views, pages are served at once and views wai
   await watched.settle()
   const waits = watched.commands.filter(([name]) => name?.toLowerCase() === 'wait').length
   t.ok(waits <= 2, `served while the held-up batch was tried ${waits} times, not after PAGE_COUNT_WAIT_MS of tries`)
-  t.equal(app.views.written, 1, 'only the first view has left the spool')
+  t.equal(app.viewRecorder.written, 1, 'only the first view has left the spool')
 
   await replica.start()
-  await app.views.flush(10_000)
-  t.equal(app.views.written, 3, 'with a replica back, the waiting views are confirmed')
+  await app.viewRecorder.flush(10_000)
+  t.equal(app.viewRecorder.written, 3, 'with a replica back, the waiting views are confirmed')
   t.equal(await replica.client.get('page:index:counter'), '3', 'the replica holds each view once')
 })

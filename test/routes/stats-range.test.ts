@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { addDays, dayIn, daysBetween, expiryOfDay, lastDayOf, runHolding, type DayRun } from '../../src/calendar.js'
-import { keys, rollupsHolding } from '../../src/data-model.js'
+import { keys, rollupsHolding } from '../../src/store/keys.js'
 import type { View } from '../../src/view-recorder.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis, watchClientCommands } from '../helpers/redis.js'
@@ -10,7 +10,7 @@ const TOKEN = 'range-stats-token-0123456789'
 
 /** A human view of `page` on `day` by `visitor`, as the page route hands it to the recorder. */
 function viewOf (page: string, day: string, visitor: string, referrer = ''): View {
-  return { page, day, kind: 'h', clientIp: '203.0.113.9', visit: { visitor, time: Date.now(), ip: '203.0.113.0', userAgent: 'test', referrer } }
+  return { page, day, kind: 'person', clientIp: '203.0.113.9', visit: { visitor, time: Date.now(), ip: '203.0.113.0', userAgent: 'test', referrer } }
 }
 
 t.test('a range answers per-day numbers and the true union of uniques', async (t) => {
@@ -18,11 +18,11 @@ t.test('a range answers per-day numbers and the true union of uniques', async (t
   const { app } = await build(t, { REDIS_URL: redis.url })
   // alice visits on both days, bob on the first, carol on the second: 3 people, 4 day-uniques.
   await Promise.all([
-    app.views.record(viewOf('index', '2026-03-01', 'alice-000000000000000', 'https://a.example/x')),
-    app.views.record(viewOf('index', '2026-03-01', 'bob-00000000000000000', 'https://b.example/')),
-    app.views.record(viewOf('index', '2026-03-02', 'alice-000000000000000', 'https://a.example/x')),
-    app.views.record(viewOf('index', '2026-03-02', 'carol-000000000000000', 'https://a.example/x')),
-    app.views.record({ ...viewOf('index', '2026-03-02', 'crawler-0000000000000'), kind: 'b' })
+    app.viewRecorder.record(viewOf('index', '2026-03-01', 'alice-000000000000000', 'https://a.example/x')),
+    app.viewRecorder.record(viewOf('index', '2026-03-01', 'bob-00000000000000000', 'https://b.example/')),
+    app.viewRecorder.record(viewOf('index', '2026-03-02', 'alice-000000000000000', 'https://a.example/x')),
+    app.viewRecorder.record(viewOf('index', '2026-03-02', 'carol-000000000000000', 'https://a.example/x')),
+    app.viewRecorder.record({ ...viewOf('index', '2026-03-02', 'crawler-0000000000000'), kind: 'bot' })
   ])
   const response = await app.inject({ url: '/stats?from=2026-02-28&to=2026-03-02' })
   t.equal(response.statusCode, 200)
@@ -138,14 +138,14 @@ function viewsOf2026 (): View[] {
   daysBetween('2026-01-01', '2026-12-31').forEach((day, index) => {
     if (index % 5 === 0) views.push(viewOf('index', day, 'alice-000000000000000', 'https://a.example/'))
     if (index % 9 === 0) views.push(viewOf('index', day, `once-${String(index).padStart(16, '0')}`, index % 2 === 0 ? 'https://b.example/' : 'https://c.example/'))
-    if (index % 30 === 0) views.push({ ...viewOf('index', day, 'crawler-0000000000000'), kind: 'b' })
+    if (index % 30 === 0) views.push({ ...viewOf('index', day, 'crawler-0000000000000'), kind: 'bot' })
   })
   return views
 }
 
 /** What a range of `views` should answer: its distinct people, and its referrers summed, most frequent first. */
 function expectedOver (views: View[], from: string, to: string): { uniques: number, referrers: Array<{ referrer: string, views: number }> } {
-  const inRange = views.filter((view) => view.kind === 'h' && view.day >= from && view.day <= to)
+  const inRange = views.filter((view) => view.kind === 'person' && view.day >= from && view.day <= to)
   const referrers = new Map<string, number>()
   for (const { visit } of inRange) if (visit.referrer !== '') referrers.set(visit.referrer, (referrers.get(visit.referrer) ?? 0) + 1)
   return {
@@ -162,8 +162,8 @@ const LONG_RETENTION = Number(YEAR_ENV.RETENTION_DAYS)
 
 /** Records `views` through the normal write path, all at once, and checks each was written. */
 async function recordAll (t: Test, app: FastifyInstance, views: View[]): Promise<void> {
-  const counts = await Promise.all(views.map(async (view) => await app.views.record(view)))
-  t.equal(counts.filter((count) => count === null || count.outcome === 'l').length, 0, `all ${views.length} views written and counted`)
+  const counts = await Promise.all(views.map(async (view) => await app.viewRecorder.record(view)))
+  t.equal(counts.filter((count) => count === null || count.outcome === 'limited').length, 0, `all ${views.length} views written and counted`)
 }
 
 /** Referrers as /stats lists them, most frequent first; ties, which Redis orders its own way, by name. */
@@ -204,7 +204,7 @@ t.test('each view goes into the rollups holding its day, which expire RETENTION_
   const { app } = await build(t, { REDIS_URL: redis.url, ...YEAR_ENV })
   const views = viewsOf2026()
   await recordAll(t, app, views)
-  const people = views.filter((view) => view.kind === 'h')
+  const people = views.filter((view) => view.kind === 'person')
   const runs = new Map<string, DayRun>()
   for (const { day } of people) for (const run of rollupsHolding(day)) runs.set(`${run.first}/${run.days}`, run)
   for (const run of runs.values()) {
@@ -247,9 +247,9 @@ t.test('a range up to today reads the rollups in progress: the union is right, f
   const redis = await startTestRedis(t)
   const { app } = await build(t, { REDIS_URL: redis.url, TIME_ZONE: 'UTC', VIEW_LIMIT_PER_IP: '0' })
   // alice came on the first day of the 256-day run that today is in, bob today, carol the day before the run.
-  await app.views.record(viewOf('index', run.first, 'alice-000000000000000', 'https://a.example/'))
-  await app.views.record(viewOf('index', today, 'bob-00000000000000000', 'https://b.example/'))
-  await app.views.record(viewOf('index', addDays(run.first, -1), 'carol-000000000000000', 'https://c.example/'))
+  await app.viewRecorder.record(viewOf('index', run.first, 'alice-000000000000000', 'https://a.example/'))
+  await app.viewRecorder.record(viewOf('index', today, 'bob-00000000000000000', 'https://b.example/'))
+  await app.viewRecorder.record(viewOf('index', addDays(run.first, -1), 'carol-000000000000000', 'https://c.example/'))
   const watched = await watchClientCommands(t, redis)
   const range = (await app.inject({ url: `/stats?from=${run.first}&to=${today}` })).json()
   await watched.settle()
@@ -270,8 +270,8 @@ t.test('a range no longer counts the visitors and referrers of days past RETENTI
   const { app } = await build(t, { REDIS_URL: redis.url, RETENTION_DAYS: String(retentionDays), TIME_ZONE: 'UTC' })
   // alice came on the run's first day, whose keys are past their expiry, as they are RETENTION_DAYS
   // after it; bob on its last day, 125 days inside the retention.
-  await app.views.record(viewOf('index', run.first, 'alice-000000000000000', 'https://a.example/'))
-  await app.views.record(viewOf('index', lastDayOf(run), 'bob-00000000000000000', 'https://b.example/'))
+  await app.viewRecorder.record(viewOf('index', run.first, 'alice-000000000000000', 'https://a.example/'))
+  await app.viewRecorder.record(viewOf('index', lastDayOf(run), 'bob-00000000000000000', 'https://b.example/'))
   t.equal(await redis.client.exists(keys.uniquesOnDay('index', run.first), keys.referrersOnDay('index', run.first)), 0, `${run.first}'s own keys are gone after ${retentionDays} days`)
   t.equal(await redis.client.pfcount(keys.uniquesOfRun('index', run)), 2, 'while the 256-day rollup holding it lives on, with alice in it')
   const range = (await app.inject({ url: `/stats?from=${run.first}&to=${lastDayOf(run)}` })).json()

@@ -92,6 +92,6 @@ t.test('while Redis is down /stats answers 503 with a JSON reason and no driver 
   t.ok(logs.some((line) => line.msg === 'Redis unavailable' && typeof line.reason === 'string' && line.reason !== ''), 'the cause goes to the log as a warning')
 
   await redis.start()
-  await waitUntil(() => app.redis.status === 'ready', 10_000, 'the app is connected again')
+  await waitUntil(() => app.store.ready, 10_000, 'the app is connected again')
   t.equal((await app.inject({ url: '/stats/today' })).statusCode, 200, 'and answers again once Redis is back')
 })

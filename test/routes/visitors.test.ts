@@ -120,25 +120,6 @@ t.test('a visitor\'s summary holds their latest 20 visits, newest first', async 
   t.equal(await redis.client.exists(`thead:visitor:${id}:recent`), 0, 'and no key of their own')
 })
 
-t.test('visits in a recent list written by an older version still show, and are erased', async (t) => {
-  const redis = await startTestRedis(t)
-  const { app } = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN })
-  const { cookie, id } = await newVisitor(app)
-  await app.inject({ url: '/promo', headers: { 'user-agent': FIREFOX, cookie } })
-  // What an older version left: the ids in a list of their own, none in the summary.
-  const older = (await redis.client.xrange('thead:visits', '-', '+')).map(([entry]) => entry)
-  await redis.client.hdel(`thead:visitor:${id}`, 'recent')
-  await redis.client.lpush(`thead:visitor:${id}:recent`, ...older)
-  t.same((await app.inject({ url: `/visitors/${id}`, headers: AUTH })).json().recent.map((visit: { id: string }) => visit.id), [...older].reverse(), 'a summary without ids of its own')
-
-  await app.inject({ url: '/', headers: { 'user-agent': FIREFOX, cookie } })
-  const all = (await app.inject({ url: '/visitors', headers: AUTH })).json().visits.map((visit: { id: string }) => visit.id)
-  t.same((await app.inject({ url: `/visitors/${id}`, headers: AUTH })).json().recent.map((visit: { id: string }) => visit.id), all, 'the newest from the summary, then the older list\'s')
-
-  await app.inject({ method: 'DELETE', url: `/visitors/${id}`, headers: AUTH })
-  t.equal(await redis.client.exists(`thead:visitor:${id}:recent`), 0, 'erasing takes the older list too')
-})
-
 t.test('erasing walks the whole log, chunk by chunk', async (t) => {
   const redis = await startTestRedis(t)
   const { app } = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN })

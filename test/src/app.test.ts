@@ -81,8 +81,8 @@ t.test('while Redis is down the page answers at once with neutral numbers, and i
   t.equal((await app.inject({ url: '/visitors', headers: { authorization: `Bearer ${TOKEN}` } })).statusCode, 503, 'the visitor log too')
 
   await redis.start()
-  await waitUntil(() => app.redis.status === 'ready', 10_000, 'the app is connected again')
-  await app.views.flush(10_000)
+  await waitUntil(() => app.store.ready, 10_000, 'the app is connected again')
+  await app.viewRecorder.flush(10_000)
   t.equal(await redis.client.get(`page:index:counter:${today}`), '3', 'every view, once')
   t.match((await app.inject({ url: '/stats/today' })).json(), { views: 3, uniques: 3 })
 })

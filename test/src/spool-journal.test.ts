@@ -1,14 +1,14 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import type { ViewBatch } from '../../src/data-model.js'
+import type { ViewBatch } from '../../src/store/record-views.js'
 import { readJournal, writeJournal } from '../../src/spool-journal.js'
 
 function batch (seq: number, visitor: string, clientIp = '203.0.113.9'): ViewBatch {
   return {
     writerId: 'a1b2c3',
     seq,
-    groups: [{ page: 'index', day: '2026-03-01', views: [{ kind: 'h', clientIp, visit: { visitor, time: 1772323200000 + seq, ip: '203.0.113.0', userAgent: 'Firefox "quoted"\nnewline', referrer: 'https://r.example/' } }] }]
+    groups: [{ page: 'index', day: '2026-03-01', views: [{ kind: 'person', clientIp, visit: { visitor, time: 1772323200000 + seq, ip: '203.0.113.0', userAgent: 'Firefox "quoted"\nnewline', referrer: 'https://r.example/' } }] }]
   }
 }
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { recordViewsArguments, type ViewBatch, type ViewKind } from '../../src/data-model.js'
+import type { ViewBatch, ViewKind, ViewOutcome } from '../../src/store/record-views.js'
+import type { RecordedBatch } from '../../src/store/store.js'
 import { ViewRecorder, type View, type ViewRecorderOptions } from '../../src/view-recorder.js'
 import { build, type Built } from '../helpers/build.js'
 import { waitUntil } from '../helpers/processes.js'
@@ -9,19 +10,16 @@ import { startTestRedis, type TestRedis } from '../helpers/redis.js'
 const DAY = '2026-03-01'
 const COUNTER = `page:index:counter:${DAY}`
 
-function viewBy (visitor: string, kind: ViewKind = 'h'): View {
+function viewBy (visitor: string, kind: ViewKind = 'person'): View {
   return { page: 'index', day: DAY, kind, clientIp: '203.0.113.9', visit: { visitor, time: Date.now(), ip: '203.0.113.0', userAgent: 'test', referrer: '' } }
 }
 
-/** A recorder on the built app's Redis connection and log, closed on teardown. */
+/** A recorder on the built app's store and log, closed on teardown. */
 function recorderOf (t: Test, { app }: Built, options: Partial<ViewRecorderOptions> = {}): ViewRecorder {
   const recorder = new ViewRecorder({
-    redis: app.redis,
+    store: app.store,
     log: app.log,
-    retentionDays: 400,
-    viewLimitPerIp: 0,
-    waitReplicas: 0,
-    waitTimeoutMs: 100,
+    waitReplicas: app.config.redis.waitReplicas,
     pageCountWaitMs: 5000,
     spoolLimit: 100,
     ...options
@@ -32,7 +30,12 @@ function recorderOf (t: Test, { app }: Built, options: Partial<ViewRecorderOptio
 
 async function setUp (t: Test, env: Record<string, string> = {}): Promise<{ redis: TestRedis, built: Built }> {
   const redis = await startTestRedis(t)
-  return { redis, built: await build(t, { REDIS_URL: redis.url, ...env }) }
+  return { redis, built: await build(t, { REDIS_URL: redis.url, VIEW_LIMIT_PER_IP: '0', ...env }) }
+}
+
+/** How the store answers a batch: each group's day numbers and outcomes (null: applied before). */
+function answered (...groups: Array<[views: number, uniques: number, outcomes: ViewOutcome[] | null]>): RecordedBatch {
+  return { groups: groups.map(([views, uniques, outcomes]) => ({ views, uniques, outcomes })), replicated: true }
 }
 
 function logged (built: Built, message: string): number {
@@ -42,9 +45,9 @@ function logged (built: Built, message: string): number {
 t.test('each view resolves with the day\'s numbers as its batch left them, and how it was taken', async (t) => {
   const { redis, built } = await setUp(t)
   const recorder = recorderOf(t, built)
-  const counts = await Promise.all([recorder.record(viewBy('alice')), recorder.record(viewBy('alice')), recorder.record(viewBy('crawler', 'b'))])
-  t.same(counts.map((count) => count?.outcome), ['n', 'd', 'b'])
-  t.same(counts[2], { views: 3, uniques: 1, outcome: 'b' }, 'the last view of a batch sees all of it')
+  const counts = await Promise.all([recorder.record(viewBy('alice')), recorder.record(viewBy('alice')), recorder.record(viewBy('crawler', 'bot'))])
+  t.same(counts.map((count) => count?.outcome), ['counted', 'duplicate', 'bot'])
+  t.same(counts[2], { views: 3, uniques: 1, outcome: 'bot' }, 'the last view of a batch sees all of it')
   t.equal(recorder.written, 3)
   t.equal(recorder.depth, 0)
   t.equal(await redis.client.get(COUNTER), '3')
@@ -82,32 +85,28 @@ t.test('past SPOOL_LIMIT views are dropped and counted, never held', async (t) =
 t.test('a batch sent twice counts once: the writer id and number say it was applied', async (t) => {
   const { redis, built } = await setUp(t)
   const batch: ViewBatch = { writerId: 'resend-test', seq: 1, groups: [{ page: 'index', day: DAY, views: [viewBy('alice'), viewBy('bob')] }] }
-  const send = async (sent: ViewBatch, oldestUnconfirmed = sent.seq): Promise<number[]> => {
-    const { keys, args } = recordViewsArguments(sent, { retentionDays: 400, viewLimitPerIp: 0, now: Date.now(), oldestUnconfirmed })
-    return await built.app.redis.recordViews(keys.length, ...keys, ...args)
-  }
-  t.same(await send(batch), [1, 2, 2, 'nn'], 'applied the first time')
-  t.same(await send(batch), [0, 2, 2, ''], 'the second time only read: same numbers, no outcomes')
-  t.same(await send({ ...batch, seq: 2 }), [1, 4, 2, 'dd'], 'the writer\'s next batch is applied')
-  t.same(await send(batch), [0, 4, 2, ''], 'an older batch after a newer one is not')
+  const send = async (sent: ViewBatch, oldestUnconfirmed = sent.seq): Promise<RecordedBatch> => await built.app.store.recordBatch(sent, oldestUnconfirmed)
+  t.same(await send(batch), answered([2, 2, ['counted', 'counted']]), 'applied the first time')
+  t.same(await send(batch), answered([2, 2, null]), 'the second time only read: same numbers, no outcomes')
+  t.same(await send({ ...batch, seq: 2 }), answered([4, 2, ['duplicate', 'duplicate']]), 'the writer\'s next batch is applied')
+  t.same(await send(batch), answered([4, 2, null]), 'an older batch after a newer one is not')
   t.equal(await redis.client.get(COUNTER), '4')
   t.equal(await redis.client.xlen('thead:visits'), 4, 'nor logged twice')
-  t.same(await send({ ...batch, writerId: 'another-writer' }), [1, 6, 2, 'dd'], 'numbers are per writer')
+  t.same(await send({ ...batch, writerId: 'another-writer' }), answered([6, 2, ['duplicate', 'duplicate']]), 'numbers are per writer')
 })
 
 t.test('a batch that overtakes the one before it is refused, and both count once when sent again in order', async (t) => {
   const { redis, built } = await setUp(t)
   const send = async (seq: number, visitor: string, oldestUnconfirmed: number): Promise<unknown> => {
     const batch: ViewBatch = { writerId: 'overtaken', seq, groups: [{ page: 'index', day: DAY, views: [viewBy(visitor)] }] }
-    const { keys, args } = recordViewsArguments(batch, { retentionDays: 400, viewLimitPerIp: 0, now: Date.now(), oldestUnconfirmed })
-    return await built.app.redis.recordViews(keys.length, ...keys, ...args)
+    return await built.app.store.recordBatch(batch, oldestUnconfirmed)
   }
   await t.rejects(send(2, 'bob', 1), /OUT_OF_ORDER batch 2 came before batch 1/, 'the second batch arrived first: refused')
   t.equal(await redis.client.get(COUNTER), null, 'and nothing of it written')
-  t.same(await send(1, 'alice', 1), [1, 1, 1, 'n'])
-  t.same(await send(2, 'bob', 1), [1, 2, 2, 'n'], 'sent again after the first, it is applied')
+  t.same(await send(1, 'alice', 1), answered([1, 1, ['counted']]))
+  t.same(await send(2, 'bob', 1), answered([2, 2, ['counted']]), 'sent again after the first, it is applied')
   await redis.client.del('thead:writer:overtaken')
-  t.same(await send(3, 'carol', 3), [1, 3, 3, 'n'], 'progress lost (idle past its TTL): the oldest unconfirmed batch is the next')
+  t.same(await send(3, 'carol', 3), answered([3, 3, ['counted']]), 'progress lost (idle past its TTL): the oldest unconfirmed batch is the next')
   await redis.client.del('thead:writer:overtaken')
   await t.rejects(send(5, 'dave', 4), /OUT_OF_ORDER/, 'but not one after it')
   t.equal(await redis.client.get(COUNTER), '3')
@@ -126,15 +125,15 @@ t.test('a second batch goes while the first is on its way; a third waits, and ea
   await nextTurn()
   t.equal(recorder.batchesInFlight, 2, 'two batches on their way, not three')
   redis.resume()
-  t.same(await Promise.all([first, second, third]), [1, 2, 3].map((views) => ({ views, uniques: views, outcome: 'n' })))
+  t.same(await Promise.all([first, second, third]), [1, 2, 3].map((views) => ({ views, uniques: views, outcome: 'counted' })))
   t.equal(await redis.client.get(`thead:writer:${recorder.writerId}`), '3', 'three batches, applied in order')
 })
 
 t.test('with REDIS_WAIT_REPLICAS and no replica, a written batch stays in the spool and is retried until one holds it', async (t) => {
-  const { redis, built } = await setUp(t)
-  const recorder = recorderOf(t, built, { waitReplicas: 1, waitTimeoutMs: 10 })
+  const { redis, built } = await setUp(t, { REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '10' })
+  const recorder = recorderOf(t, built)
   const counts = await recorder.record(viewBy('alice'))
-  t.match(counts, { views: 1, outcome: 'n' }, 'the page still gets its numbers')
+  t.match(counts, { views: 1, outcome: 'counted' }, 'the page still gets its numbers')
   t.equal(await redis.client.get(COUNTER), '1', 'applied')
   t.equal(recorder.depth, 1, 'but kept, as no replica holds it')
   t.equal(recorder.written, 0)
@@ -180,11 +179,10 @@ t.test('replayed batches are written before new views, and count once even if ap
     { writerId: 'earlier-process', seq: 2, groups: [{ page: 'index', day: DAY, views: [viewBy('bob'), viewBy('carol')] }] }
   ]
   // The earlier process got its first batch applied but never heard back.
-  const { keys, args } = recordViewsArguments(earlier[0] as ViewBatch, { retentionDays: 400, viewLimitPerIp: 0, now: Date.now(), oldestUnconfirmed: 1 })
-  await built.app.redis.recordViews(keys.length, ...keys, ...args)
+  await built.app.store.recordBatch(earlier[0] as ViewBatch, 1)
   const recorder = recorderOf(t, built, { replay: earlier })
   t.equal(recorder.depth, 3, 'the replayed views are in the spool')
-  t.same(await recorder.record(viewBy('dave')), { views: 4, uniques: 4, outcome: 'n' }, 'the new view comes after all of them')
+  t.same(await recorder.record(viewBy('dave')), { views: 4, uniques: 4, outcome: 'counted' }, 'the new view comes after all of them')
   t.equal(await redis.client.get(COUNTER), '4')
   t.equal(recorder.written, 4)
 })
@@ -203,8 +201,8 @@ t.test('a long outage is written in batches of at most 500 views, in order', asy
 })
 
 t.test('a batch still on its way when the recorder closes is not retried after', async (t) => {
-  const { redis, built } = await setUp(t)
-  const recorder = recorderOf(t, built, { waitReplicas: 1, waitTimeoutMs: 50 })
+  const { redis, built } = await setUp(t, { REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '50' })
+  const recorder = recorderOf(t, built)
   const waitCalls = async (): Promise<number> => Number(/cmdstat_wait:calls=(\d+)/.exec(await redis.client.info('commandstats'))?.[1] ?? 0)
   const answer = recorder.record(viewBy('alice'))
   // Let the batch go out (its WAIT will find no replica), then close before it comes back.

@@ -1,16 +1,6 @@
-import type { Redis } from 'ioredis'
-import { dayNumber } from './calendar.js'
-import { readRangeArguments } from './data-model.js'
-
-export interface DayNumbers {
-  day: string
-  views: number
-  uniques: number
-  new: number
-  returning: number
-  bots: number
-  limited: number
-}
+import { dayNumber, runsCovering } from '../calendar.js'
+import type { DayNumbers, Referrer } from '../schemas.js'
+import { keys, ROLLUP_SPANS } from './keys.js'
 
 /** A range's numbers that are the sums of its days'. */
 export type RangeTotals = Omit<DayNumbers, 'day' | 'uniques'>
@@ -20,25 +10,44 @@ export interface RangeNumbers {
   uniques: number
   totals: RangeTotals
   days: DayNumbers[]
-  referrers: Array<{ referrer: string, views: number }>
+  referrers: Referrer[]
 }
+
+export type ReadRangeReply = [uniques: number, dayTables: string[], referrers: Array<string | number>]
 
 /** Top referrers answered over a range. */
 const TOP_REFERRERS = 10
 
 /**
- * A page's numbers for each of `days` (consecutive, in order), and over all of them, in one
- * round trip. Days before `oldestKept` are past the retention: they answer zeros, and no
- * rollup that holds one is read, so nothing of theirs that outlives them is counted.
+ * The keys and arguments of one read-range.lua call: a page's numbers on `days` (consecutive,
+ * in order). A range that reaches `today` reads the rollups still in progress: no day after
+ * today holds data (an instance whose clock runs ahead may write tomorrow's first views a
+ * moment early: for that moment, today's range union holds them).
  */
-export async function readRange (redis: Redis, page: string, days: string[], { today, oldestKept }: { today: string, oldestKept: string }): Promise<RangeNumbers> {
-  const kept = days.filter((day) => day >= oldestKept)
+export function readRangeCall (page: string, days: string[], today: string): { keys: string[], args: number[], months: string[] } {
+  const last = days[days.length - 1] as string
+  const runs = runsCovering(days[0] as string, last, ROLLUP_SPANS, { openEnd: last >= today })
+  const months = [...new Set(days.map((day) => day.slice(0, 7)))]
+  return {
+    keys: [
+      ...months.map((month) => keys.dayTable(page, month)),
+      ...runs.map((run) => keys.uniquesOfRun(page, run)),
+      ...runs.map((run) => keys.referrersOfRun(page, run))
+    ],
+    args: [TOP_REFERRERS, months.length],
+    // The script answers one day table per month, in this order.
+    months
+  }
+}
+
+/**
+ * The numbers of `days` (consecutive, in order) from the script's reply for the `kept` ones
+ * among them (`months` as readRangeCall gave them); days before `oldestKept` answer zeros.
+ */
+export function rangeNumbersIn ([uniques, tables, referrers]: ReadRangeReply, days: string[], { months, oldestKept }: { months: string[], oldestKept: string }): RangeNumbers {
   const numbers = days.map(nothingOn)
   const totals: RangeTotals = { views: 0, new: 0, returning: 0, bots: 0, limited: 0 }
-  if (kept.length === 0) return { uniques: 0, totals, days: numbers, referrers: [] }
-  const { keys, args, months } = readRangeArguments(page, kept, { today, topReferrers: TOP_REFERRERS })
-  const [uniques, tables, referrers] = await redis.readRange(keys.length, ...keys, ...args)
-  const top: RangeNumbers['referrers'] = []
+  const top: Referrer[] = []
   for (let index = 0; index < referrers.length; index += 2) {
     top.push({ referrer: String(referrers[index]), views: Number(referrers[index + 1]) })
   }
@@ -61,6 +70,11 @@ export async function readRange (redis: Redis, page: string, days: string[], { t
     }
   }
   return { uniques, totals, days: numbers, referrers: top }
+}
+
+/** Nothing at all on `days`: the answer for a range wholly past the retention. */
+export function emptyRange (days: string[]): RangeNumbers {
+  return { uniques: 0, totals: { views: 0, new: 0, returning: 0, bots: 0, limited: 0 }, days: days.map(nothingOn), referrers: [] }
 }
 
 /** A day's numbers from its day-table value: six numbers joined by spaces (see keys.dayTable). */

@@ -6,9 +6,7 @@ import { memoize } from '../src/memo.js'
 import { VisitorTokens } from '../src/visitor-tokens.js'
 
 export const VISITOR_COOKIE = 'thead_visitor'
-/** 16 random bytes (128 bits) in base64url. */
-const VISITOR_ID = /^[A-Za-z0-9_-]{22}$/
-/** A token is 44 characters and an id signed the earlier way about 66; anything far longer is not ours and is not checked. */
+/** A token is 44 characters; anything far longer is not ours and is not checked. */
 const MAX_COOKIE_LENGTH = 128
 /** Browsers cap cookie lifetimes at 400 days. */
 const COOKIE_MAX_AGE_SECONDS = 400 * 86400
@@ -45,13 +43,7 @@ declare module 'fastify' {
  */
 function cookieVisitors (fastify: FastifyInstance): (reply: FastifyReply) => Visitor {
   const tokens = new VisitorTokens(fastify.config.cookieSecret)
-  const idInCookie = memoize((raw) => {
-    if (!raw.includes('.')) return tokens.idIn(raw)
-    // An id signed with @fastify/cookie's HMAC, as versions before visitor tokens issued them.
-    // Such a cookie lasts 400 days from its issue, so this way of reading it stays until then.
-    const { valid, value } = fastify.unsignCookie(raw)
-    return valid && value !== null && VISITOR_ID.test(value) ? value : null
-  }, { capacity: REMEMBERED_COOKIES, maxKeyLength: MAX_COOKIE_LENGTH })
+  const idInCookie = memoize((raw) => tokens.idIn(raw), { capacity: REMEMBERED_COOKIES, maxKeyLength: MAX_COOKIE_LENGTH })
   return (reply) => {
     const raw = reply.request.cookies[VISITOR_COOKIE]
     // A cookie far longer than ours is not checked at all, so nobody can make us hash kilobytes.
@@ -63,16 +55,19 @@ function cookieVisitors (fastify: FastifyInstance): (reply: FastifyReply) => Vis
   }
 }
 
-/** Knows a visitor again by a long-lived, HttpOnly cookie holding a random id and its tag (src/visitor-tokens.ts). */
-export default fp(async function visitorCookiePlugin (fastify) {
-  await fastify.register(cookie, { secret: fastify.config.cookieSecret })
+/**
+ * Knows a visitor again: by a long-lived, HttpOnly cookie holding a random id and its tag
+ * (src/visitor-tokens.ts), or, with VISITOR_ID_MODE=cookieless, by a daily-salted hash.
+ */
+export default fp(async function visitorIdPlugin (fastify) {
+  await fastify.register(cookie)
   if (fastify.config.visitorIdMode === 'cookie') {
     const visitorOf = cookieVisitors(fastify)
     fastify.decorateReply('identifyVisitor', async function (this: FastifyReply) { return visitorOf(this) })
     return
   }
-  const salt = new DailySalt(fastify.redis)
+  const salt = new DailySalt(async (day) => await fastify.store.daySalt(day))
   fastify.decorateReply('identifyVisitor', async function (this: FastifyReply, day: string) {
     return { id: await salt.visitorId(day, this.request.ip, this.request.headers['user-agent'] ?? ''), isNew: false }
   })
-}, { name: 'visitor-cookie', dependencies: ['config', 'redis'] })
+}, { name: 'visitor-id', dependencies: ['config', 'store'] })

@@ -1,0 +1,107 @@
+/**
+ * Every key thead writes: its name, type and expiry, and the limits that size it. README's key
+ * table mirrors this one; no third copy exists.
+ *
+ * | key                                  | type        | expiry                                      |
+ * |--------------------------------------|-------------|---------------------------------------------|
+ * | page:<page>:counter                  | string      | none (all-time views, as in the seed)       |
+ * | page:<page>:counter:<YYYY-MM-DD>     | string      | end of day + RETENTION_DAYS                 |
+ * | page:<page>:uniques:<YYYY-MM-DD>     | HyperLogLog | end of day + RETENTION_DAYS                 |
+ * | page:<page>:days:<YYYY-MM>           | hash        | end of month + RETENTION_DAYS               |
+ * | page:<page>:referrers:<YYYY-MM-DD>   | sorted set  | end of day + RETENTION_DAYS                 |
+ * | page:<page>:uniques:<first day>:<n>d | HyperLogLog | end of run + RETENTION_DAYS (n: ROLLUP_SPANS)|
+ * | page:<page>:referrers:<first>:<n>d   | sorted set  | end of run + RETENTION_DAYS (n: ROLLUP_SPANS)|
+ * | thead:visits                         | stream      | entries older than RETENTION_DAYS, and      |
+ * |                                      |             | beyond VISIT_LOG_MAX_ENTRIES, trimmed       |
+ * | thead:visitor:<id>                   | hash        | RETENTION_DAYS after the last visit         |
+ * | thead:limit:<ip or IPv6 /64>:<min>   | string      | 60 seconds                                  |
+ * | thead:salt:<YYYY-MM-DD>              | string      | SALT_TTL_SECONDS (two days)                 |
+ * | thead:writer:<instance id>           | string      | WRITER_PROGRESS_TTL_SECONDS                 |
+ */
+
+import { addDays, expiryOfDay, lastDayOf, lastDayOfMonth, runHolding, type DayRun } from '../calendar.js'
+
+export const keys = {
+  /** All-time views of a page, as in the seed. */
+  viewsAllTime: (page: string) => `page:${page}:counter`,
+  /** Views of a page on one day, as in the seed: `GET page:index:counter:<day>`. */
+  viewsOnDay: (page: string, day: string) => `page:${page}:counter:${day}`,
+  /** Distinct human visitors of a page on one day, as a HyperLogLog of visitor ids. */
+  uniquesOnDay: (page: string, day: string) => `page:${page}:uniques:${day}`,
+  /**
+   * A page's numbers for each day of one month (YYYY-MM): field `<DD>`, value six numbers
+   * joined by spaces: views (the day counter's value), uniques (its HyperLogLog's count), new
+   * and returning visitors, bots and limited views. A range reads a dozen of these, not a key
+   * per day; one field per day keeps the hash in Redis's compact encoding.
+   */
+  dayTable: (page: string, month: string) => `page:${page}:days:${month}`,
+  /** Human views of a page on one day by referrer (origin and path), the top ones kept. */
+  referrersOnDay: (page: string, day: string) => `page:${page}:referrers:${day}`,
+  /** The uniques of an aligned run of days (a rollup), or of one day: what a range's union is made of. */
+  uniquesOfRun: (page: string, { first, days }: DayRun) => days === 1 ? keys.uniquesOnDay(page, first) : `page:${page}:uniques:${first}:${days}d`,
+  /** The referrers of an aligned run of days (a rollup), or of one day, the top ones kept. */
+  referrersOfRun: (page: string, { first, days }: DayRun) => days === 1 ? keys.referrersOnDay(page, first) : `page:${page}:referrers:${first}:${days}d`,
+  /** The visitor log: one entry per human view, of every page. */
+  visitLog: () => 'thead:visits',
+  /**
+   * One visitor's summary: `first` and `last` seen (ms), `firstDay`, `visits`, `day:<page>` last
+   * day per page, and `recent`, the log entry ids of their latest views, newest first, joined by spaces.
+   */
+  visitor: (id: string) => `thead:visitor:${id}`,
+  /** The day's salt for cookieless visitor ids (VISITOR_ID_MODE=cookieless). */
+  salt: (day: string) => `thead:salt:${day}`,
+  /** Views counted from one client address in one minute, for VIEW_LIMIT_PER_IP. */
+  viewLimit: (clientIp: string, minute: number) => `thead:limit:${clientIp}:${minute}`,
+  /** The highest batch number one app process has applied: what makes a resent batch count once. */
+  writerProgress: (writerId: string) => `thead:writer:${writerId}`
+}
+
+/**
+ * How long a writer's progress is kept. A batch may be resent for as long as its process
+ * lives, and once more from the journal at the next start; a week covers both.
+ */
+export const WRITER_PROGRESS_TTL_SECONDS = 7 * 86400
+/** A cookieless salt is deleted two days after it is made, so no hash can be redone later. */
+export const SALT_TTL_SECONDS = 2 * 86400
+/** Views per batch at most, which keeps each script call short. */
+export const MAX_VIEWS_PER_BATCH = 500
+/** The visitor log's length cap, on top of its trimming by age. */
+export const VISIT_LOG_MAX_ENTRIES = 1_000_000
+/** Latest visits remembered per visitor, for GET /visitors/:id. */
+export const VISITOR_RECENT_VISITS = 20
+/** Referrers kept per page and day, and per rollup; the least frequent go first. */
+export const REFERRERS_KEPT_PER_DAY = 100
+/**
+ * Lengths in days of the rollups, longest first: every view's visitor and referrer also go into
+ * the aligned runs of these lengths that hold its day, so a range of up to 366 days is read
+ * from at most 21 keys of each kind, where one key per day made its unions cost 20 ms.
+ */
+export const ROLLUP_SPANS = [256, 64, 16, 4] as const
+
+/**
+ * The oldest day whose numbers are kept on `today`: RETENTION_DAYS before it. Ranges read
+ * nothing of days before it, so no rollup holding one is read.
+ */
+export function oldestKeptDay (today: string, retentionDays: number): string {
+  return addDays(today, -retentionDays)
+}
+
+/** The oldest visitor-log entry id (ms) kept `retentionDays` after `now`: older ones are trimmed. */
+export function oldestVisitKept (retentionDays: number, now: number): number {
+  return now - retentionDays * 86_400_000
+}
+
+/** When the day table holding `day` may go: RETENTION_DAYS after its month's last day. */
+export function expiryOfDayTable (day: string, retentionDays: number): number {
+  return expiryOfDay(lastDayOfMonth(day), retentionDays)
+}
+
+/** When a rollup may go: RETENTION_DAYS after its run's last day. */
+export function expiryOfRun (run: DayRun, retentionDays: number): number {
+  return expiryOfDay(lastDayOf(run), retentionDays)
+}
+
+/** The rollups that hold `day`, longest first. */
+export function rollupsHolding (day: string): DayRun[] {
+  return ROLLUP_SPANS.map((days) => runHolding(day, days))
+}

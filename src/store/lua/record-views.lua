@@ -1,0 +1,177 @@
+--[[
+  Applies one batch of views exactly once, and answers each group's numbers for the day.
+  Built by recordViewsCall (record-views.ts); its test pins this layout.
+
+  KEYS[1]  writerProgress   the writer's highest batch number applied
+  KEYS[2]  visitLog         the visitor log (stream)
+  then per (page, day) group:
+    viewsAllTime, viewsOnDay, uniquesOnDay, dayTable, referrersOnDay,
+    then per rollup holding the day: its uniques, its referrers,
+    then per view: visitorSummary ('' unless a person's view), viewLimit ('' when not limited)
+
+  ARGV[1]  settings, JSON: seq (this batch's number), oldestUnconfirmed (the writer's oldest
+           batch not confirmed to it: every one before was applied), progressTtl, summaryTtl
+           (seconds), oldestLogId (ms: older log entries go), logCap, referrersKept,
+           recentKept (log ids per visitor), viewLimit (views per address and minute, 0: none)
+  ARGV[1 + g] group g's header and views, JSON: page, day, expireAt (unix seconds, of the day's
+           keys), dayTableExpireAt, rollupExpireAt (one per rollup, as in KEYS), views: a list
+           of { kind, visitor, time (ms, a string), ip, userAgent, referrer } as arrays, in that order.
+
+  A view's kind is 'h' (a person), 'b' (a bot or prefetch) or 'p' (a person asking not to be
+  tracked): all three count as views; only a person's goes to the uniques and the visitor log.
+
+  Returns { applied (1 or 0), then per group: views, uniques, outcomes }, where outcomes has a
+  letter per view: 'n' the visitor's first view of the page today, 'd' a later one, 'b', 'p', or
+  'l' (over the limit: not counted). Only the writer's next batch is applied; one already
+  applied only reads (its outcomes are ''); one further ahead is refused with OUT_OF_ORDER, to
+  be sent again after the batches before it.
+]]
+
+local SETTINGS = { 'seq', 'oldestUnconfirmed', 'progressTtl', 'summaryTtl', 'oldestLogId', 'logCap', 'referrersKept', 'recentKept', 'viewLimit' }
+local GROUP = { 'page', 'day', 'expireAt', 'dayTableExpireAt', 'rollupExpireAt', 'views' }
+local KEYS_PER_GROUP, KEYS_PER_ROLLUP, KEYS_PER_VIEW = 5, 2, 2
+
+-- A field the caller left out is a layout mismatch between this script and its builder: say which.
+local function decoded (text, fields, what)
+  local value = cjson.decode(text)
+  for _, name in ipairs(fields) do
+    if value[name] == nil then error('LAYOUT ' .. what .. ' lacks "' .. name .. '"') end
+  end
+  return value
+end
+
+local settings = decoded(ARGV[1], SETTINGS, 'settings')
+local limit, keepReferrers, keepRecent = tonumber(settings.viewLimit), tonumber(settings.referrersKept), tonumber(settings.recentKept)
+
+-- The limit counts every view of one address in one minute, across pages and instances.
+local function overLimit (limiter)
+  if limit == 0 or limiter == '' then return false end
+  local used = redis.call('INCR', limiter)
+  if used == 1 then redis.call('EXPIRE', limiter, 60) end
+  return used > limit
+end
+
+-- A person's view: their summary, and an entry in the visitor log. Answers 'n' for the
+-- visitor's first view of the page today, else 'd', and whether they were seen on an earlier day.
+local function updateSummary (summary, page, day, visit)
+  local visitor, time, ip, agent, referrer = visit[2], visit[3], visit[4], visit[5], visit[6]
+  local known = redis.call('HMGET', summary, 'firstDay', 'day:' .. page, 'recent', 'visits')
+  local returning = known[1] and '1' or '0'
+  local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', settings.logCap, '*', 'time', time, 'visitor', visitor, 'page', page, 'returning', returning, 'ip', ip, 'userAgent', agent, 'referrer', referrer)
+  if known[1] then
+    -- The ids of the latest visits live in the summary: no key of their own.
+    local recent = known[3] and entry .. ' ' .. known[3] or entry
+    local _, spaces = string.gsub(recent, ' ', ' ')
+    for _ = keepRecent, spaces do recent = string.match(recent, '^(.*) ') end
+    redis.call('HSET', summary, 'day:' .. page, day, 'last', time, 'recent', recent, 'visits', (tonumber(known[4]) or 0) + 1)
+  else
+    redis.call('HSET', summary, 'first', time, 'firstDay', day, 'day:' .. page, day, 'last', time, 'visits', 1, 'recent', entry)
+  end
+  redis.call('EXPIRE', summary, settings.summaryTtl)
+  -- The summary knows exactly whether the visitor saw this page today; PFADD's answer doesn't:
+  -- on a busy day most new ids change no register of the HyperLogLog.
+  return known[2] ~= day and 'n' or 'd', (known[1] or day) ~= day
+end
+
+-- A referrer key gets a group's counts at once, then is cut back to the top ones.
+local function addReferrers (key, counts, expireAt)
+  for referrer, count in pairs(counts) do redis.call('ZINCRBY', key, count, referrer) end
+  if redis.call('ZCARD', key) > keepReferrers then redis.call('ZREMRANGEBYRANK', key, 0, -keepReferrers - 1) end
+  redis.call('EXPIREAT', key, expireAt)
+end
+
+-- A group's people and referrers go to the day's keys and to every rollup that holds the day.
+local function addToRollups (k, group, people, referred)
+  local keysOf = { { KEYS[k + 2], KEYS[k + 4], group.expireAt } }
+  for r, expireAt in ipairs(group.rollupExpireAt) do
+    keysOf[#keysOf + 1] = { KEYS[k + KEYS_PER_GROUP + (r - 1) * KEYS_PER_ROLLUP], KEYS[k + KEYS_PER_GROUP + (r - 1) * KEYS_PER_ROLLUP + 1], expireAt }
+  end
+  for _, run in ipairs(keysOf) do
+    if #people > 0 then
+      redis.call('PFADD', run[1], unpack(people))
+      redis.call('EXPIREAT', run[1], run[3])
+    end
+    if next(referred) ~= nil then addReferrers(run[2], referred, run[3]) end
+  end
+end
+
+-- The day table's field for the day: six numbers, summed with the group's tally.
+local function addToDayTable (k, group, tally, people)
+  local dayTable, dd = KEYS[k + 3], string.sub(group.day, 9, 10)
+  local counts = {}
+  for number in string.gmatch(redis.call('HGET', dayTable, dd) or '0 0 0 0 0 0', '%d+') do counts[#counts + 1] = tonumber(number) end
+  counts[1] = counts[1] + tally.counted
+  if #people > 0 then counts[2] = redis.call('PFCOUNT', KEYS[k + 2]) end
+  counts[3], counts[4] = counts[3] + tally.new, counts[4] + tally.returning
+  counts[5], counts[6] = counts[5] + tally.bots, counts[6] + tally.limited
+  redis.call('HSET', dayTable, dd, table.concat(counts, ' '))
+  redis.call('EXPIREAT', dayTable, group.dayTableExpireAt)
+end
+
+-- Counts one group's views (its keys from KEYS[k]); answers their outcomes.
+local function countViews (k, group, firstView)
+  local tally = { counted = 0, limited = 0, bots = 0, new = 0, returning = 0 }
+  local outcomes, people, referred = {}, {}, {}
+  for v, visit in ipairs(group.views) do
+    local summary, limiter = KEYS[firstView + (v - 1) * KEYS_PER_VIEW], KEYS[firstView + (v - 1) * KEYS_PER_VIEW + 1]
+    local outcome = visit[1]
+    if overLimit(limiter) then outcome = 'l' end
+    if outcome == 'l' then
+      tally.limited = tally.limited + 1
+    else
+      tally.counted = tally.counted + 1
+      if outcome == 'b' then tally.bots = tally.bots + 1 end
+    end
+    if outcome == 'h' then
+      local seenBefore
+      outcome, seenBefore = updateSummary(summary, group.page, group.day, visit)
+      people[#people + 1] = visit[2]
+      -- New and returning count each visitor once per page and day.
+      if outcome == 'n' then
+        local kind = seenBefore and 'returning' or 'new'
+        tally[kind] = tally[kind] + 1
+      end
+      if visit[6] ~= '' then referred[visit[6]] = (referred[visit[6]] or 0) + 1 end
+    end
+    outcomes[#outcomes + 1] = outcome
+  end
+  if tally.counted > 0 then
+    redis.call('INCRBY', KEYS[k], tally.counted)
+    redis.call('INCRBY', KEYS[k + 1], tally.counted)
+    redis.call('EXPIREAT', KEYS[k + 1], group.expireAt)
+  end
+  addToRollups(k, group, people, referred)
+  addToDayTable(k, group, tally, people)
+  return table.concat(outcomes)
+end
+
+-- Every group is read and checked before anything is written: a script that fails halfway keeps its writes.
+local groups, k = {}, 3
+for g = 2, #ARGV do
+  local group = decoded(ARGV[g], GROUP, 'group ' .. (g - 1))
+  group.firstKey = k
+  group.firstView = k + KEYS_PER_GROUP + #group.rollupExpireAt * KEYS_PER_ROLLUP
+  k = group.firstView + #group.views * KEYS_PER_VIEW
+  groups[#groups + 1] = group
+end
+if k - 1 ~= #KEYS then error('LAYOUT the groups need ' .. (k - 1) .. ' keys, got ' .. #KEYS) end
+
+local seq, progress = tonumber(settings.seq), redis.call('GET', KEYS[1])
+-- No progress: the writer is new, or was idle past the key's TTL, or the key was lost.
+progress = progress and tonumber(progress) or tonumber(settings.oldestUnconfirmed) - 1
+if seq > progress + 1 then
+  return redis.error_reply('OUT_OF_ORDER batch ' .. seq .. ' came before batch ' .. (progress + 1))
+end
+local applied = seq == progress + 1
+if applied then redis.call('SET', KEYS[1], seq, 'EX', settings.progressTtl) end
+
+local result = { applied and 1 or 0 }
+for _, group in ipairs(groups) do
+  local outcomes = applied and countViews(group.firstKey, group, group.firstView) or ''
+  result[#result + 1] = tonumber(redis.call('GET', KEYS[group.firstKey + 1]) or '0')
+  result[#result + 1] = redis.call('PFCOUNT', KEYS[group.firstKey + 2])
+  result[#result + 1] = outcomes
+end
+-- Exact, not '~': an approximate trim keeps old entries while they share a node with new ones.
+if applied then redis.call('XTRIM', KEYS[2], 'MINID', settings.oldestLogId) end
+return result

@@ -1,0 +1,41 @@
+import type { Erasure, LoggedVisit, VisitorSummary } from '../schemas.js'
+import type { RangeNumbers } from './read-range.js'
+import type { GroupCounts, ViewBatch } from './record-views.js'
+
+/** Where the master is and how many replicas it has; `master` is null while none answers as one. */
+export interface StoreHealth {
+  master: { host: string, port: number } | null
+  replicas: number
+}
+
+/** What a batch did: each group's numbers, and whether enough replicas hold it to let it go. */
+export interface RecordedBatch {
+  groups: GroupCounts[]
+  replicated: boolean
+}
+
+/**
+ * Everything the service keeps, behind one seam: routes, the recorder and the visitor log talk
+ * to this, and only its implementation (redis-store.ts) knows the driver. Reads reject with a
+ * RedisUnavailableError (503) when the data can't be had now.
+ */
+export interface Store {
+  /** Whether writes can be sent now. */
+  readonly ready: boolean
+  /** Calls `listener` each time the connection becomes ready; answers a function that stops it. */
+  onReady: (listener: () => void) => () => void
+  /** Applies a batch exactly once; rejects when it can't be confirmed now (send it again). */
+  recordBatch: (batch: ViewBatch, oldestUnconfirmed: number) => Promise<RecordedBatch>
+  /** A page's numbers on `days` (consecutive, in order); days before `oldestKept` answer zeros. */
+  readRange: (page: string, days: string[], window: { today: string, oldestKept: string }) => Promise<RangeNumbers>
+  /** The visitor log between `start` and `end` (ms), newest first, a page at a time. */
+  listVisits: (query: { start: number, end: number, before?: string, limit: number }) => Promise<{ visits: LoggedVisit[], next: string | null }>
+  readVisitor: (visitor: string) => Promise<VisitorSummary | null>
+  eraseVisitor: (visitor: string) => Promise<Erasure['erased']>
+  /** Drops visitor-log entries past the retention; answers how many went. */
+  trimVisitLog: () => Promise<number>
+  /** The salt every instance shares for the day's cookieless visitor ids. */
+  daySalt: (day: string) => Promise<Buffer>
+  health: () => Promise<StoreHealth>
+  close: () => Promise<void>
+}
