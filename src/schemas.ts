@@ -23,7 +23,6 @@ export const errorResponses = {
 export const statsTokenSecurity: Array<Record<string, string[]>> = [{ bearer: [] }, { basic: [] }]
 
 /** `YYYY-MM-DD`; the calendar check (2026-02-30) is done by calendarDay. */
-export const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', maxLength: 10, description: 'A calendar date, YYYY-MM-DD' })
 export const DayOrToday = Type.String({ pattern: '^(today|\\d{4}-\\d{2}-\\d{2})$', maxLength: 10, description: 'A calendar date, YYYY-MM-DD, or `today`' })
 
 /** A page name from config/pages.json; the default is the first page there. */
@@ -44,7 +43,11 @@ export type DayNumbers = Static<typeof DayNumbers>
 export const DayStats = Type.Object({ page: Type.String(), ...DayNumbers.properties }, { description: 'The page\'s numbers on the day' })
 export type DayStats = Static<typeof DayStats>
 
-export const RangeQuery = Type.Object({ from: Day, to: Day, page: PageQuery })
+export const RangeQuery = Type.Object({
+  from: Type.Optional({ ...DayOrToday, description: 'The first day; by default 29 days before `to`' }),
+  to: Type.Optional({ ...DayOrToday, description: 'The last day; by default today' }),
+  page: PageQuery
+})
 
 export const Referrer = Type.Object({ referrer: Type.String(), views: Type.Integer() })
 export type Referrer = Static<typeof Referrer>
@@ -70,7 +73,7 @@ export const LoggedVisit = Type.Object({
   time: Type.String({ description: 'ISO 8601' }),
   visitor: Type.String(),
   page: Type.String(),
-  returning: Type.Boolean(),
+  returning: Type.Boolean({ description: 'First seen on an earlier day, as /stats counts returning visitors' }),
   ip: Type.String({ description: 'Anonymised unless LOG_FULL_IP is set' }),
   userAgent: Type.String(),
   referrer: Type.String({ description: 'Origin and path only' })
@@ -80,7 +83,7 @@ export type LoggedVisit = Static<typeof LoggedVisit>
 export const VisitsQuery = Type.Object({
   day: Type.Optional(DayOrToday),
   // A pattern, not an integer range: Fastify's coercion turns "1e309" into Infinity and lets it through.
-  limit: Type.String({ pattern: '^(1000|[1-9][0-9]{0,2})$', default: '50', description: 'Visits per page, 1 to 1000' }),
+  limit: Type.Optional(Type.String({ pattern: '^(1000|[1-9][0-9]{0,2})$', default: '50', description: 'Visits per page, 1 to 1000; 50 by default' })),
   before: Type.Optional(LogCursor)
 })
 

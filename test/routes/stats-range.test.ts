@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import { addDays, dayIn, daysBetween, expiryOfDay, lastDayOf, runHolding, type DayRun } from '../../src/calendar.js'
+import { addDays, dayIn, daysBetween, expiryOfDay, lastDayOf, runHolding, today, type DayRun } from '../../src/calendar.js'
 import { keys, rollupsHolding } from '../../src/store/keys.js'
 import type { View } from '../../src/view-recorder.js'
 import { build } from '../helpers/build.js'
@@ -54,7 +54,7 @@ t.test('bad ranges get a 400 and write nothing', async (t) => {
     'from after to': 'from=2026-03-02&to=2026-03-01',
     'not a calendar date': 'from=2026-02-30&to=2026-03-01',
     'not a date': 'from=hello&to=2026-03-01',
-    'missing to': 'from=2026-03-01',
+    'from after today, to left out': 'from=2999-01-01',
     'unknown page': 'from=2026-03-01&to=2026-03-01&page=nope',
     'page name that is not a name': 'from=2026-03-01&to=2026-03-01&page=page:index:*'
   }
@@ -65,6 +65,18 @@ t.test('bad ranges get a 400 and write nothing', async (t) => {
   }
   t.equal((await app.inject({ url: '/stats?from=2025-01-02&to=2026-01-02' })).statusCode, 200, 'exactly 366 days is fine')
   t.equal(await redis.client.dbsize(), before, 'nothing written')
+})
+
+t.test('without from and to, /stats answers the last 30 days up to today; both may be `today`', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  const now = today(app.config.timeZone)
+  await app.inject({ url: '/', headers: { 'user-agent': 'curl/8' } })
+  const defaulted = (await app.inject({ url: '/stats' })).json()
+  t.match(defaulted, { from: addDays(now, -29), to: now, views: 1 }, 'the 30 days the dashboard shows')
+  t.equal(defaulted.days.length, 30)
+  t.match((await app.inject({ url: `/stats?to=${addDays(now, -1)}` })).json(), { from: addDays(now, -30), to: addDays(now, -1), views: 0 }, '30 days up to `to`')
+  t.match((await app.inject({ url: '/stats?from=today&to=today' })).json(), { from: now, to: now, views: 1 }, 'today, as /stats/today has it')
 })
 
 t.test('each configured page counts under its own keys', async (t) => {
@@ -127,6 +139,12 @@ t.test('the OpenAPI document describes every endpoint', async (t) => {
   for (const path of ['/', '/promo', '/stats/{day}', '/stats', '/visitors', '/visitors/{id}']) t.ok(document.paths[path], `${path} is documented`)
   t.ok(document.components.schemas.ErrorResponse, 'the shared error schema is a named component')
   t.ok(document.paths['/visitors'].get.responses['401'])
+  for (const [path, methods] of Object.entries(document.paths as Record<string, Record<string, { responses: Record<string, { description: string }>, parameters?: Array<{ name: string, required?: boolean }> }>>)) {
+    for (const [method, { responses, parameters = [] }] of Object.entries(methods)) {
+      for (const [code, { description }] of Object.entries(responses)) t.not(description, 'Default Response', `${method} ${path} ${code} says what it is`)
+      for (const { name, required } of parameters) if (['from', 'to', 'limit', 'before', 'page'].includes(name)) t.not(required, true, `${method} ${path}: ${name} is optional`)
+    }
+  }
   const ui = await app.inject({ url: '/docs/' })
   t.equal(ui.statusCode, 200)
   t.match(ui.headers['content-type'], /text\/html/)

@@ -52,12 +52,13 @@ local function overLimit (limiter)
 end
 
 -- A person's view: their summary, and an entry in the visitor log. Answers 'n' for the
--- visitor's first view of the page today, else 'd', and whether they were seen on an earlier day.
+-- visitor's first view of the page that day, else 'd', and whether they are returning: first
+-- seen on an earlier day (the one meaning of "returning", in the log and the day's numbers).
 local function updateSummary (summary, page, day, visit)
   local visitor, time, ip, agent, referrer = visit[2], visit[3], visit[4], visit[5], visit[6]
   local known = redis.call('HMGET', summary, 'firstDay', 'day:' .. page, 'recent', 'visits')
-  local returning = known[1] and '1' or '0'
-  local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', settings.logCap, '*', 'time', time, 'visitor', visitor, 'page', page, 'returning', returning, 'ip', ip, 'userAgent', agent, 'referrer', referrer)
+  local returning = (known[1] or day) ~= day
+  local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', settings.logCap, '*', 'time', time, 'visitor', visitor, 'page', page, 'returning', returning and '1' or '0', 'ip', ip, 'userAgent', agent, 'referrer', referrer)
   if known[1] then
     -- The ids of the latest visits live in the summary: no key of their own.
     local recent = known[3] and entry .. ' ' .. known[3] or entry
@@ -70,7 +71,7 @@ local function updateSummary (summary, page, day, visit)
   redis.call('EXPIRE', summary, settings.summaryTtl)
   -- The summary knows exactly whether the visitor saw this page today; PFADD's answer doesn't:
   -- on a busy day most new ids change no register of the HyperLogLog.
-  return known[2] ~= day and 'n' or 'd', (known[1] or day) ~= day
+  return known[2] ~= day and 'n' or 'd', returning
 end
 
 -- A referrer key gets a group's counts at once, then is cut back to the top ones.
@@ -123,12 +124,12 @@ local function countViews (k, group, firstView)
       if outcome == 'b' then tally.bots = tally.bots + 1 end
     end
     if outcome == 'h' then
-      local seenBefore
-      outcome, seenBefore = updateSummary(summary, group.page, group.day, visit)
+      local returning
+      outcome, returning = updateSummary(summary, group.page, group.day, visit)
       people[#people + 1] = visit[2]
       -- New and returning count each visitor once per page and day.
       if outcome == 'n' then
-        local kind = seenBefore and 'returning' or 'new'
+        local kind = returning and 'returning' or 'new'
         tally[kind] = tally[kind] + 1
       end
       if visit[6] ~= '' then referred[visit[6]] = (referred[visit[6]] or 0) + 1 end
