@@ -76,6 +76,8 @@ export class ViewRecorder {
   #retryTimer: NodeJS.Timeout | undefined
   #retryDelayMs = RETRY_DELAY_MIN_MS
   #lastWriteFailed = false
+  /** True from a failed write until the next confirmed one: what the log reports once. */
+  #failing = false
   #closed = false
   #idle: Array<() => void> = []
   #onReplayed: (() => void) | undefined
@@ -195,6 +197,8 @@ export class ViewRecorder {
       // write: their pages are served at once rather than waiting for it.
       this.#lastWriteFailed = !durable
       if (durable) {
+        if (this.#failing) this.#options.log.info({ depth: this.depth - head.views }, 'views are written again')
+        this.#failing = false
         this.#retryDelayMs = RETRY_DELAY_MIN_MS
         this.#sealed.splice(this.#sealed.indexOf(head), 1)
         this.written += head.views
@@ -208,7 +212,10 @@ export class ViewRecorder {
     }, (error: Error) => {
       this.#lastWriteFailed = true
       settle(head, null)
-      this.#options.log.warn({ seq: head.batch.seq, depth: this.depth, reason: error.message }, 'batch not written: it stays in the spool')
+      // Once per outage, not per retry; why each try failed is for debugging only.
+      if (!this.#failing) this.#options.log.warn({ depth: this.depth }, 'batch not written: it stays in the spool')
+      this.#failing = true
+      this.#options.log.debug({ seq: head.batch.seq, reason: error.message }, 'batch not written')
       this.#retryLater()
     }).finally(() => {
       head.sending = false

@@ -37,7 +37,7 @@ export async function build (t: Test, env: Record<string, string>, { waitForRedi
       done()
     }
   })
-  const fastify = Fastify(serverOptions(config, { level: 'info', stream }))
+  const fastify = Fastify(serverOptions(config, { level: env.LOG_LEVEL ?? 'info', stream }))
   await fastify.register(app, { config })
   routes?.(fastify)
   t.teardown(() => fastify.close())

@@ -61,8 +61,13 @@ t.test('while Redis is away a view resolves at once, without numbers, and waits 
   t.equal(answer, null)
   t.equal(recorder.depth, 1)
   await waitUntil(() => logged(built, 'batch not written: it stays in the spool') > 0, 5000, 'the failed write is logged')
+  // Retries come every 25 ms, then 50, 100, 200 ...: several fail meanwhile.
+  await sleep(500)
+  t.equal(logged(built, 'batch not written: it stays in the spool'), 1, 'said once for the outage, not at every retry')
+  t.notOk(built.logs.some((line) => line.msg === 'batch not written: it stays in the spool' && 'reason' in line), 'without the driver\'s words')
   await redis.start()
   await recorder.flush(10_000)
+  t.equal(logged(built, 'views are written again'), 1, 'and once when it is over')
   t.equal(recorder.depth, 0, 'written once Redis is back')
   t.equal(await redis.client.get(COUNTER), '1')
 })
