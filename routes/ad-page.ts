@@ -48,9 +48,8 @@ const adPageRoutes: FastifyPluginAsync = async (fastify) => {
       if (request.method === 'HEAD') return reply.type('text/html; charset=utf-8').header('thead-view', 'not-counted').send(adPage.render(null))
       const counts = await recordView(page, request, reply)
       // 'pending': Redis did not answer in time; the view waits in the spool and is counted later.
+      // The request's one log line (src/app.ts) carries this header.
       const taken = counts?.outcome ?? 'pending'
-      if (counts === null) request.log.warn({ page: page.name }, 'page served without its numbers: Redis did not answer in time')
-      else if (taken !== 'counted') request.log.info({ page: page.name, view: taken }, 'view not counted as a new visitor')
       return reply.type('text/html; charset=utf-8').header('thead-view', taken).send(adPage.render(counts))
     })
     // `/promo/` is a typo of `/promo`, not another page: sent on before anything is counted.

@@ -34,6 +34,8 @@ export function serverOptions (config: Config, logger: Pick<FastifyLoggerOptions
     bodyLimit: 16 * 1024,
     // Long enough for any valid path parameter to reach its schema and get a 400 that says why.
     routerOptions: { maxParamLength: 1000 },
+    // Fastify's own makes two lines a request; the app's onResponse hook writes one.
+    disableRequestLogging: true,
     logger: {
       level: config.logLevel,
       ...logger,
@@ -62,6 +64,10 @@ async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<v
     if (statusCode === 500) request.log.error({ err: error }, 'request failed')
     if (statusCode === 503) request.log.warn({ reason: (error.cause as Error).message }, 'Redis unavailable')
     return reply.code(statusCode).send(errorBody(statusCode, statusCode === 500 ? 'Something went wrong on our side' : error.message))
+  })
+  fastify.addHook('onResponse', async function logAnswer (request, reply) {
+    const view = reply.getHeader('thead-view')
+    request.log.info({ req: request, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime), ...(view !== undefined && { view }) }, 'request answered')
   })
   fastify.setNotFoundHandler(function answerNotFound (_request, reply) {
     return reply.code(404).send(errorBody(404, 'There is no page or endpoint at this address'))
