@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { HttpError } from '../src/errors.js'
-import { limitedAddress, loggedIp } from '../src/visit.js'
+import { limitedAddress, loggedIp } from '../src/privacy.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,7 +12,7 @@ declare module 'fastify' {
 }
 
 /** The token a request offers: `Authorization: Bearer <token>`, or Basic with it as the password. */
-export function offeredToken (authorization: string | undefined): string | undefined {
+function offeredToken (authorization: string | undefined): string | undefined {
   if (authorization === undefined) return undefined
   const [scheme = '', credentials = ''] = authorization.split(' ', 2)
   if (scheme.toLowerCase() === 'bearer') return credentials

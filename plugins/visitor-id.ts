@@ -5,7 +5,7 @@ import { DailySalt } from '../src/daily-salt.js'
 import { memoize } from '../src/memo.js'
 import { VisitorTokens } from '../src/visitor-tokens.js'
 
-export const VISITOR_COOKIE = 'thead_visitor'
+const VISITOR_COOKIE = 'thead_visitor'
 /** A token is 44 characters; anything far longer is not ours and is not checked. */
 const MAX_COOKIE_LENGTH = 128
 /** Browsers cap cookie lifetimes at 400 days. */

@@ -10,10 +10,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Request } from 'autocannon'
 import { Redis } from 'ioredis'
 import { projectRoot } from '../src/config.js'
-import { keys } from '../src/data-model.js'
 import { startRedisProcess, type RedisProcess } from '../src/redis-process.js'
-import { dayCountsIn } from '../src/stats.js'
-import { freePort } from '../test/helpers/redis.js'
+import { keys } from '../src/store/keys.js'
+import { dayCountsIn } from '../src/store/read-range.js'
 import { drive, quantile, stopLoad } from './bench/load.js'
 import { buildServers, cpuSeconds, machineBusySeconds, pinProcess, planCores, startServer, stopAllServers, type ServerProcess } from './bench/processes.js'
 import { costOfReading, countersBetween, readRedisCounters, type RedisCounters } from './bench/redis-counters.js'
@@ -21,6 +20,7 @@ import { formatTable, ratios, ratiosByRound, summarise, type BenchCase, type Run
 import type { ServerKind } from './bench/server.js'
 import { formatStatsRange, measureStatsRange, type StatsRangeResult } from './bench/stats-range.js'
 import { BROWSER_USER_AGENT, firstUnusedAddress, issueVisitorCookies, newVisitorTraffic, returningVisitorTraffic } from './bench/traffic.js'
+import { freePort } from './lib/ports.js'
 
 const SECONDS = positiveNumber('BENCH_SECONDS', 5)
 const ROUNDS = positiveNumber('BENCH_ROUNDS', 3)

@@ -17,8 +17,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { dayIn } from '../src/calendar.js'
 import { projectRoot } from '../src/config.js'
 import type { Health } from '../routes/healthz.js'
-import { distinctFreePorts } from '../test/helpers/topology.js'
-import { ask, startTopology, waitFor, watchSentinels, type SentinelWatch, type Topology, type TopologyNode } from './topology.js'
+import { distinctFreePorts } from './lib/ports.js'
+import { waitFor } from './lib/wait.js'
+import { ask, startTopology, watchSentinels, type SentinelWatch, type Topology, type TopologyNode } from './topology.js'
 
 const VISITORS = Number(process.env.DEMO_VISITORS ?? 200)
 const LOADS_PER_SECOND = Number(process.env.DEMO_LOADS_PER_SECOND ?? 200)
@@ -136,7 +137,7 @@ async function startApp (port: number, current: Topology): Promise<ChildProcess>
   })
   await waitFor('the app to answer /healthz with 200', async () => {
     if (child.exitCode !== null) throw new Error(`the app exited with code ${child.exitCode}; see ${join(workDir, 'app.log')}`)
-    return await fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.ok ? true : undefined, () => undefined)
+    return await fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.ok, () => false)
   })
   return child
 }
@@ -178,7 +179,7 @@ async function main (): Promise<boolean> {
   say('sentinels turn it into a replica (+convert-to-slave)', converted.at)
   await topology.replicaInSync(first)
   say(`${describe(first)} is a replica in sync with ${describe(second)}`)
-  await waitFor('the spool to drain', async () => spoolWatch?.drainedAt !== undefined && spoolWatch.drainedAt > restartedAt ? true : undefined)
+  await waitFor('the spool to drain', () => spoolWatch?.drainedAt !== undefined && spoolWatch.drainedAt > restartedAt)
   say(`app: spool empty again: views had waited in it ${(((spoolWatch.drainedAt as number) - (spoolWatch.filledAt as number)) / 1000).toFixed(1)} s at most, ${spoolWatch.deepest} at the deepest`, spoolWatch.drainedAt)
   console.log('           (with REDIS_WAIT_REPLICAS=1 a view leaves the spool only once a replica holds it, and')
   console.log('            between the crash and the rejoin the new master had no replica)')
@@ -187,7 +188,7 @@ async function main (): Promise<boolean> {
   await traffic.stop()
   daysSeen.add(dayIn(TIME_ZONE))
   say(`traffic stopped: ${traffic.sent} page loads, ${traffic.answered} answered 200, ${traffic.failed} failed, the slowest took ${traffic.slowestMs} ms`)
-  await waitFor('the last views to be written', async () => spoolWatch?.latest?.spool.depth === 0 && (spoolWatch.latest.spool.dropped === 0) ? true : undefined)
+  await waitFor('the last views to be written', () => spoolWatch?.latest?.spool.depth === 0 && spoolWatch.latest.spool.dropped === 0)
 
   console.log('\nThe seed\'s check: the same counter on both nodes')
   const keys = [...daysSeen].map((day) => `page:index:counter:${day}`)

@@ -12,9 +12,9 @@ import { Redis } from 'ioredis'
 import app, { serverOptions } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { startRedisProcess, type RedisProcess } from '../src/redis-process.js'
-import { freePort } from '../test/helpers/redis.js'
-import { BROWSER_USER_AGENT, visitorAddress } from './bench/traffic.js'
 import { formatFamilies, measureKeyFamilies } from './bench/key-families.js'
+import { BROWSER_USER_AGENT, visitorAddress } from './bench/traffic.js'
+import { freePort } from './lib/ports.js'
 
 const VISITORS = Number(process.env.MEMORY_VISITORS ?? 100_000)
 /** Views in flight at once: enough to fill the recorder's batches. */

@@ -3,7 +3,6 @@
  * the dashboard as headless Chromium shows it. Run with `npx tsx scripts/screenshot-dashboard.ts`.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
@@ -12,6 +11,7 @@ import { dayIn } from '../src/calendar.js'
 import app, { serverOptions } from '../src/app.js'
 import { loadConfig, projectRoot } from '../src/config.js'
 import { startRedisProcess } from '../src/redis-process.js'
+import { freePort } from './lib/ports.js'
 
 const TOKEN = 'screenshot-token-0123456789'
 const DAYS = 30
@@ -30,15 +30,6 @@ function seededRandom (seed: number): () => number {
     state = (state * 1664525 + 1013904223) % 2 ** 32
     return state / 2 ** 32
   }
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 function dayBefore (day: string, count: number): string {
@@ -74,10 +65,10 @@ try {
     const day = dayBefore(today, ago)
     const weekday = new Date(`${day}T00:00:00Z`).getUTCDay()
     const visits = Math.round((40 + (DAYS - ago) * 2.5) * (weekday === 0 || weekday === 6 ? 0.6 : 1) * (0.8 + random() * 0.4))
-    await Promise.all(Array.from({ length: visits }, () => server.views.record({
+    await Promise.all(Array.from({ length: visits }, () => server.viewRecorder.record({
       page: 'index',
       day,
-      kind: random() < 0.08 ? 'b' : 'h',
+      kind: random() < 0.08 ? 'bot' : 'person',
       clientIp: '203.0.113.7',
       visit: { visitor: pick(people.slice(0, 140 + (DAYS - ago) * 25)), time: Date.parse(`${day}T12:00:00Z`), ip: `203.0.${Math.floor(random() * 200)}.0`, userAgent: pick(AGENTS), referrer: pick(REFERRERS) }
     })))

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { dayIn } from '../src/calendar.js'
-import { distinctFreePorts } from '../test/helpers/topology.js'
 import { drive, stopLoad } from './bench/load.js'
-import { startServer, stopAllServers } from './bench/processes.js'
+import { buildServers, startServer, stopAllServers } from './bench/processes.js'
 import { BROWSER_USER_AGENT, firstUnusedAddress, issueVisitorCookies, returningVisitorTraffic } from './bench/traffic.js'
+import { distinctFreePorts } from './lib/ports.js'
 import { startTopology, type Topology } from './topology.js'
 
 const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 50)
@@ -46,6 +46,8 @@ async function main (): Promise<void> {
   }
   process.once('SIGINT', () => { void stopEverything().then(() => process.exit(130)) })
   try {
+    // The app runs compiled, as `npm start` runs it: built now, not whatever dist/ held.
+    buildServers()
     const [master, replica, s1, s2, s3] = await distinctFreePorts(5) as [number, number, number, number, number]
     topology = await startTopology({ dir, ports: { master, replica, sentinels: [s1, s2, s3] } })
     const app = await startServer('thead', {

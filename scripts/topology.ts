@@ -12,6 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { projectRoot } from '../src/config.js'
 import { tiedToThisProcess } from '../src/redis-process.js'
+import { waitFor } from './lib/wait.js'
+
 
 export const TOPOLOGY_CONFIG_DIR = join(projectRoot, 'config', 'redis')
 export const TOPOLOGY_FILES = {
@@ -21,7 +23,6 @@ export const TOPOLOGY_FILES = {
 } as const
 
 const HOST = '127.0.0.1'
-const POLL_MS = 50
 
 /** A config file's directives, each split into words; comments and blank lines left out. */
 export function readDirectives (path: string): string[][] {
@@ -34,26 +35,6 @@ export function readDirectives (path: string): string[][] {
 /** The words that follow `name` (one or more words) in the first directive that starts with it. */
 export function directive (directives: string[][], ...name: string[]): string[] | undefined {
   return directives.find((words) => name.every((word, index) => words[index] === word))?.slice(name.length)
-}
-
-/**
- * Polls `check` until it answers something other than undefined; throws after `timeoutMs`.
- * A check that throws is tried again: nodes drop connections while they change roles.
- */
-export async function waitFor<T> (what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const answer = await check().catch((error: unknown) => new CheckFailed(error))
-    if (answer !== undefined && !(answer instanceof CheckFailed)) return answer
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${timeoutMs} ms${answer instanceof CheckFailed ? `: ${answer.message}` : ''}`)
-    await sleep(POLL_MS)
-  }
-}
-
-class CheckFailed extends Error {
-  constructor (cause: unknown) {
-    super((cause as Error).message, { cause })
-  }
 }
 
 /** Sends one command to a node on a connection of its own. */
@@ -219,7 +200,7 @@ export async function startTopology ({ dir, ports, downAfterMs, failoverTimeoutM
         const [masterRole, role] = roles as [[string], [string, string, number, string]]
         // WAIT answers once the replicas (`node` is the only one) hold every write the master had
         // when asked. Comparing offsets can race the views written meanwhile: the master's moves on.
-        return masterRole[0] === 'master' && role[0] === 'slave' && role[2] === current.port && role[3] === 'connected' && await ask(current.port, 'WAIT', 1, 1000) === 1 ? true : undefined
+        return masterRole[0] === 'master' && role[0] === 'slave' && role[2] === current.port && role[3] === 'connected' && await ask(current.port, 'WAIT', 1, 1000) === 1
       }, timeoutMs).catch((error: Error) => {
         // What the nodes said and logged last, so a failure can be understood after the topology is gone.
         const tails = [node, current, sentinels[0] as TopologyNode].map((shown) => `${shown.name}'s log ends:\n${lastLines(shown.log, 15)}`)
@@ -241,7 +222,7 @@ export async function startTopology ({ dir, ports, downAfterMs, failoverTimeoutM
       for (const sentinel of sentinels) {
         const fields = await ask(sentinel.port, 'SENTINEL', 'MASTER', masterName as string) as string[]
         const field = (name: string): string | undefined => fields[fields.indexOf(name) + 1]
-        if (field('num-slaves') !== '1' || field('num-other-sentinels') !== String(sentinels.length - 1)) return undefined
+        if (field('num-slaves') !== '1' || field('num-other-sentinels') !== String(sentinels.length - 1)) return false
       }
       return true
     })

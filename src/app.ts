@@ -17,9 +17,9 @@ import visitorRoutes from '../routes/visitors.js'
 import type { Config } from './config.js'
 import { HttpError, RedisUnavailableError } from './errors.js'
 import { ErrorResponse } from './schemas.js'
-import { loggedIp } from './visit.js'
+import { loggedIp } from './privacy.js'
 
-export interface AppOptions {
+interface AppOptions {
   config: Config
 }
 

@@ -4,7 +4,7 @@ import { connect } from 'node:net'
 import { delimiter, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-export interface RedisProcessOptions {
+interface RedisProcessOptions {
   port: number
   host?: string
   /** Directory for the server's data files; its working directory. */

@@ -66,7 +66,7 @@ export type RangeStats = Static<typeof RangeStats>
 /** A visitor id as the cookie carries it. */
 export const VisitorId = Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' })
 /** A visitor-log entry id, as `next` answers it. */
-export const LogCursor = Type.String({ pattern: '^\\d{1,15}-\\d{1,10}$' })
+const LogCursor = Type.String({ pattern: '^\\d{1,15}-\\d{1,10}$' })
 
 export const LoggedVisit = Type.Object({
   id: Type.String({ description: 'The entry\'s id in the log, usable as a `before` cursor' }),

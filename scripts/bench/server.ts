@@ -13,12 +13,13 @@ import { resolve } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import securityHeadersPlugin from '../../plugins/security-headers.js'
-import { visitorCookie } from '../../plugins/visitor-cookie.js'
+import { visitorCookie } from '../../plugins/visitor-id.js'
 import { AdPage } from '../../src/ad-page.js'
 import app, { serverOptions } from '../../src/app.js'
 import { today } from '../../src/calendar.js'
 import { loadConfig, projectRoot, type Config } from '../../src/config.js'
 import type { PageConfig } from '../../src/pages.js'
+import type { DayCounts } from '../../src/sealed-batch.js'
 import { VisitorTokens } from '../../src/visitor-tokens.js'
 
 export type ServerKind = 'thead' | 'ceiling' | 'seed'
@@ -30,7 +31,7 @@ export interface ListeningMessage {
 }
 
 /** The numbers the ceiling shows: of a realistic width, so its page has the real page's length. */
-const FIXED_COUNTS = { views: 123456, uniques: 45678, outcome: 'n' } as const
+const FIXED_COUNTS: DayCounts = { views: 123456, uniques: 45678, outcome: 'counted' }
 
 async function main (): Promise<void> {
   const kind = process.argv[2] as ServerKind

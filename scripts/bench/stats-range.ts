@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis'
 import { addDays, today } from '../../src/calendar.js'
+import type { RangeStats } from '../../src/schemas.js'
 import { drive, quantile } from './load.js'
 import { costOfReading, countersBetween, readRedisCounters } from './redis-counters.js'
 import { cpuSeconds } from './processes.js'
-import { loadYearOfData } from './year-of-data.js'
+import { checkAgainstRecordScript, loadYearOfData, type LoadedNumbers } from './year-of-data.js'
 
 /** The issue's target for the range read, in ms. */
 export const STATS_P99_TARGET_MS = 5
@@ -20,17 +21,27 @@ export interface StatsRangeResult {
   /** Redis CPU time per request, in µs: what the read script costs. */
   redisMicrosPerRequest: number
   serverMicrosPerRequest: number
+  /** Distinct visitors loaded, and the range's uniques as GET /stats estimated them. */
+  visitors: number
+  uniquesRead: number
 }
+
+/** How far a range's uniques may be from the true count: HyperLogLog's standard error is 0.81 %. */
+const UNIQUES_TOLERANCE = 0.03
 
 /**
  * Loads a year of `page`'s numbers and reads all 366 days of it through GET /stats for
- * `seconds`, one request at a time, as a dashboard does.
+ * `seconds`, one request at a time, as a dashboard does. Before that, checks that the loader
+ * writes what record-views.lua writes, and that GET /stats answers the numbers loaded.
  */
 export async function measureStatsRange (origin: string, redis: Redis, pids: { server: number, redis: number }, { page, seconds, warmupSeconds, visitorsPerDay, retentionDays }: { page: string, seconds: number, warmupSeconds: number, visitorsPerDay: number, retentionDays: number }): Promise<StatsRangeResult> {
   const to = today(Intl.DateTimeFormat().resolvedOptions().timeZone)
   const from = addDays(to, -365)
-  await loadYearOfData(redis, page, to, { visitorsPerDay, retentionDays })
+  await checkAgainstRecordScript(redis, to, { retentionDays })
+  const loaded = await loadYearOfData(redis, page, to, { visitorsPerDay, retentionDays })
   const request = { method: 'GET' as const, path: `/stats?page=${page}&from=${from}&to=${to}` }
+  const answer = await fetch(`${origin}${request.path}`).then(async (response) => response.ok ? await response.json() as RangeStats : await Promise.reject(new Error(`GET ${request.path} answered ${response.status}: ${await response.text()}`)))
+  checkAnswer(answer, loaded)
   // Reads before the measured ones, as for the cases. The first seconds after loading a year
   // are slower: measured once, p99 through HTTP was 3.6-5 ms for 5 s and 1.4-1.8 ms after,
   // and the read script alone, straight to Redis, had a p99 of 2.6 ms at first and 0.55 ms after a second.
@@ -49,13 +60,32 @@ export async function measureStatsRange (origin: string, redis: Redis, pids: { s
     p99Ms: quantile(load.latenciesMs, 0.99),
     roundTripsPerRequest: counters.reads / load.views,
     redisMicrosPerRequest: 1e6 * (cpuSeconds(pids.redis) - before.redis) / load.views,
-    serverMicrosPerRequest: 1e6 * (cpuSeconds(pids.server) - before.server) / load.views
+    serverMicrosPerRequest: 1e6 * (cpuSeconds(pids.server) - before.server) / load.views,
+    visitors: loaded.visitors,
+    uniquesRead: answer.uniques
   }
+}
+
+/** Throws unless GET /stats answered the loaded days' numbers, and their union's uniques within HyperLogLog's error. */
+function checkAnswer (answer: RangeStats, loaded: LoadedNumbers): void {
+  const sum = (field: 'views' | 'new' | 'returning' | 'bots' | 'limited'): number => loaded.days.reduce((total, day) => total + day[field], 0)
+  const problems: string[] = []
+  if (JSON.stringify(answer.days) !== JSON.stringify(loaded.days)) {
+    const wrong = answer.days.find((day, index) => JSON.stringify(day) !== JSON.stringify(loaded.days[index]))
+    problems.push(`days differ, first ${JSON.stringify(wrong)}, loaded ${JSON.stringify(loaded.days.find((day) => day.day === wrong?.day))}`)
+  }
+  for (const field of ['views', 'new', 'returning', 'bots', 'limited'] as const) {
+    if (answer[field] !== sum(field)) problems.push(`${field} ${answer[field]}, loaded ${sum(field)}`)
+  }
+  if (Math.abs(answer.uniques - loaded.visitors) > UNIQUES_TOLERANCE * loaded.visitors) problems.push(`uniques ${answer.uniques}, loaded ${loaded.visitors} visitors`)
+  if (answer.referrers.length === 0) problems.push('no referrers')
+  if (problems.length > 0) throw new Error(`GET /stats did not answer the year of data loaded: ${problems.join('; ')}`)
 }
 
 export function formatStatsRange (result: StatsRangeResult): string {
   return [
     `GET /stats over ${result.days} days (page ${result.page}, a year of ${result.visitorsPerDay} visitors a day and 100 referrers a day loaded), one request at a time:`,
+    `  its answer checked: every day's numbers as loaded, uniques ${result.uniquesRead} for ${result.visitors} visitors (${(100 * (result.uniquesRead / result.visitors - 1)).toFixed(2)} %)`,
     `  ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, ${result.roundTripsPerRequest.toFixed(2)} round trips and ${Math.round(result.redisMicrosPerRequest)} µs of Redis CPU per request, ${Math.round(result.serverMicrosPerRequest)} µs of server CPU`,
     `p99 /stats 366 d  ${result.p99Ms.toFixed(2)} ms  target < ${STATS_P99_TARGET_MS} ms: ${result.p99Ms < STATS_P99_TARGET_MS ? 'met' : 'MISSED'}`
   ].join('\n')

@@ -3,7 +3,7 @@ import type { DayNumbers, Referrer } from '../schemas.js'
 import { keys, ROLLUP_SPANS } from './keys.js'
 
 /** A range's numbers that are the sums of its days'. */
-export type RangeTotals = Omit<DayNumbers, 'day' | 'uniques'>
+type RangeTotals = Omit<DayNumbers, 'day' | 'uniques'>
 
 export interface RangeNumbers {
   /** Distinct visitors over the whole range: a union of the days, not their sum. */

@@ -14,7 +14,7 @@ export type ViewKind = 'person' | 'bot' | 'do-not-track'
 export type ViewOutcome = 'counted' | 'duplicate' | 'bot' | 'do-not-track' | 'limited'
 
 /** What the visitor log keeps of one view by a person. */
-export interface Visit {
+interface Visit {
   visitor: string
   /** Milliseconds since the epoch. */
   time: number
@@ -48,7 +48,7 @@ export interface ViewBatch {
   groups: ViewGroup[]
 }
 
-export interface WriteSettings {
+interface WriteSettings {
   retentionDays: number
   /** Views counted per client address and minute; 0 turns the limit off. */
   viewLimitPerIp: number

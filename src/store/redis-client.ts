@@ -6,7 +6,7 @@ import type { RedisConfig } from '../config.js'
  * queues commands while disconnected nor resends unanswered ones: a resent INCR would count
  * twice, and a queued one would make a page wait for Redis.
  */
-export function redisClientOptions (config: RedisConfig): RedisOptions {
+function redisClientOptions (config: RedisConfig): RedisOptions {
   const common: RedisOptions = {
     username: config.username,
     password: config.password,

@@ -9,7 +9,7 @@ import { recordViewsCall, recordViewsReply, type ViewBatch } from './record-view
 import type { RecordedBatch, Store, StoreHealth } from './store.js'
 import { eraseVisitor, listVisits, readVisitor, trimVisitLog } from './visitor-log.js'
 
-export interface RedisStoreSettings {
+interface RedisStoreSettings {
   retentionDays: number
   /** Views counted per client address and minute; 0 turns the limit off. */
   viewLimitPerIp: number

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { ask, waitFor, watchSentinels, type TopologyNode } from '../../scripts/topology.js'
+import { ask,  watchSentinels, type TopologyNode } from '../../scripts/topology.js'
 import { dayIn } from '../../src/calendar.js'
 import { build } from '../helpers/build.js'
 import { startTestTopology } from '../helpers/topology.js'
+import { waitFor } from '../../scripts/lib/wait.js'
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
 const VISITORS = 400

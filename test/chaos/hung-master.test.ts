@@ -1,8 +1,9 @@
 import t from 'tap'
-import { waitFor, watchSentinels, type TopologyNode } from '../../scripts/topology.js'
+import { watchSentinels, type TopologyNode } from '../../scripts/topology.js'
 import { build } from '../helpers/build.js'
 import { redisClient } from '../helpers/checks.js'
 import { startTestTopology } from '../helpers/topology.js'
+import { waitFor } from '../../scripts/lib/wait.js'
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
 

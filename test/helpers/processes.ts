@@ -1,5 +1,4 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
 
 /** Running processes (not zombies) as Linux's /proc shows them. */
 function processes (): Array<{ pid: number, parent: number, command: string, cwd: string }> {
@@ -31,13 +30,4 @@ export function redisServersIn (dir: string): number[] {
 
 export function isRunning (pid: number): boolean {
   return processes().some((found) => found.pid === pid)
-}
-
-/** Resolves once `condition` holds, polling; rejects if it still does not after `timeoutMs`. */
-export async function waitUntil (condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not so after ${timeoutMs} ms`)
-    await sleep(25)
-  }
 }

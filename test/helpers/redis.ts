@@ -1,25 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
+import { freePort } from '../../scripts/lib/ports.js'
 import { startRedisProcess, type RedisProcess } from '../../src/redis-process.js'
 
-/** A port nothing listens on right now, chosen by the OS: never the shared 6379. */
-export async function freePort (): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer()
-      server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number }
-        server.close(() => resolve(port))
-      })
-    })
-    if (port !== 6379) return port
-  }
-}
+// A port nothing listens on right now, never the shared 6379: the scripts' own helper, which tests import from here too.
+export { freePort }
 
 /** A redis-server of the test's own, on a free port, with a client for assertions. */
 export interface TestRedis {

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { projectRoot } from '../../src/config.js'
-import { isRunning, redisServerChildren, waitUntil } from './processes.js'
+import { isRunning, redisServerChildren } from './processes.js'
+import { waitFor } from '../../scripts/lib/wait.js'
 
 export const SERVER = join(projectRoot, 'src', 'server.ts')
 
@@ -60,7 +61,7 @@ export function spawnServer (t: Test, env: Record<string, string>, cwd: string):
     exited,
     logged: async (prefix, timeoutMs = 60_000) => {
       const find = (): Record<string, unknown> | undefined => logs.find((line) => typeof line.msg === 'string' && line.msg.startsWith(prefix))
-      await waitUntil(() => find() !== undefined || child.exitCode !== null, timeoutMs, `the server logs "${prefix}"`)
+      await waitFor(`the server logs "${prefix}"`, () => find() !== undefined || child.exitCode !== null, timeoutMs)
       const line = find()
       if (line === undefined) throw new Error(`the server exited before it logged "${prefix}": ${stderr}`)
       return line

@@ -2,15 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
+import { distinctFreePorts } from '../../scripts/lib/ports.js'
 import { startTopology, type Topology } from '../../scripts/topology.js'
-import { freePort } from './redis.js'
 
-/** Free ports, all different: freePort() alone may hand out a port twice. */
-export async function distinctFreePorts (count: number): Promise<number[]> {
-  const ports = new Set<number>()
-  while (ports.size < count) ports.add(await freePort())
-  return [...ports]
-}
+// Tests import it from here too (the scripts' own helper, in scripts/lib/ports.ts).
+export { distinctFreePorts }
 
 /**
  * The config/redis topology (master, replica, three sentinels) on free ports, stopped on

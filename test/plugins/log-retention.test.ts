@@ -1,7 +1,7 @@
 import t from 'tap'
 import { build } from '../helpers/build.js'
-import { waitUntil } from '../helpers/processes.js'
 import { startTestRedis, type TestRedis } from '../helpers/redis.js'
+import { waitFor } from '../../scripts/lib/wait.js'
 
 const DAY_MS = 86_400_000
 
@@ -11,7 +11,7 @@ async function logIds (redis: TestRedis): Promise<string[]> {
 
 /** The log's ids once they are `expected`, or whatever they are after 10 s. */
 async function whenLogIs (redis: TestRedis, expected: string[]): Promise<string[]> {
-  await waitUntil(async () => (await logIds(redis)).join() === expected.join(), 10_000, 'the log trimmed').catch(() => {})
+  await waitFor('the log trimmed', async () => (await logIds(redis)).join() === expected.join(), 10_000).catch(() => {})
   return await logIds(redis)
 }
 

@@ -1,7 +1,8 @@
 import t from 'tap'
-import { ask, waitFor, type TopologyNode } from '../../scripts/topology.js'
+import { ask, type TopologyNode } from '../../scripts/topology.js'
 import { build } from '../helpers/build.js'
 import { startTestTopology } from '../helpers/topology.js'
+import { waitFor } from '../../scripts/lib/wait.js'
 
 /** Connections a sentinel has that are subscribed to its events: the app's failover detector. */
 async function subscribers (sentinel: TopologyNode): Promise<number> {

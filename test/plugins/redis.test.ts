@@ -5,8 +5,8 @@ import t from 'tap'
 import { dayIn } from '../../src/calendar.js'
 import { startRedisProcess } from '../../src/redis-process.js'
 import { build } from '../helpers/build.js'
-import { waitUntil } from '../helpers/processes.js'
 import { freePort, startTestRedis } from '../helpers/redis.js'
+import { waitFor } from '../../scripts/lib/wait.js'
 
 const CURL = { 'user-agent': 'curl/8.5.0' }
 const TROUBLE = 'redis connection trouble; reconnecting'
@@ -21,14 +21,14 @@ t.test('the service starts while Redis is down, serves its page, and connects on
   t.equal((await app.inject({ url: '/stats/today' })).statusCode, 503)
 
   // A few reconnect attempts, each refused the same way, make one warning.
-  await waitUntil(() => logs.some((line) => line.msg === TROUBLE), 5000, 'the trouble is logged')
+  await waitFor('the trouble is logged', () => logs.some((line) => line.msg === TROUBLE), 5000)
   // The client retries every 50 to 150 ms at first: several more attempts are refused meanwhile.
   await sleep(500)
   t.equal(logs.filter((line) => line.msg === TROUBLE).length, 1, 'logged once, not at every attempt')
   t.match(logs.find((line) => line.msg === TROUBLE), { level: 40, reason: /ECONNREFUSED/ })
 
   const redis = await startTestRedis(t, { port })
-  await waitUntil(() => app.store.ready, 10_000, 'the app connects')
+  await waitFor('the app connects', () => app.store.ready, 10_000)
   t.ok(logs.some((line) => line.msg === 'redis ready'))
   await app.viewRecorder.flush(10_000)
   t.equal(await redis.client.get(`page:index:counter:${dayIn(app.config.timeZone)}`), '1', 'the view taken while it was down is counted')
@@ -39,11 +39,11 @@ t.test('each new outage is logged again', async (t) => {
   const redis = await startTestRedis(t)
   const { app, logs } = await build(t, { REDIS_URL: redis.url })
   await redis.stop()
-  await waitUntil(() => logs.filter((line) => line.msg === TROUBLE).length === 1, 5000, 'the first outage is logged')
+  await waitFor('the first outage is logged', () => logs.filter((line) => line.msg === TROUBLE).length === 1, 5000)
   await redis.start()
-  await waitUntil(() => app.store.ready, 10_000, 'the app is connected again')
+  await waitFor('the app is connected again', () => app.store.ready, 10_000)
   await redis.stop()
-  await waitUntil(() => logs.filter((line) => line.msg === TROUBLE).length === 2, 5000, 'the second outage is logged')
+  await waitFor('the second outage is logged', () => logs.filter((line) => line.msg === TROUBLE).length === 2, 5000)
 })
 
 t.test('a stop with Redis up closes the connection', async (t) => {
@@ -52,7 +52,7 @@ t.test('a stop with Redis up closes the connection', async (t) => {
   const clients = async (): Promise<number> => (await redis.client.client('LIST') as string).trim().split('\n').length
   const before = await clients()
   await app.close()
-  await waitUntil(async () => await clients() === before - 1, 5000, 'its connection is gone from the server')
+  await waitFor('its connection is gone from the server', async () => await clients() === before - 1, 5000)
 })
 
 t.test('a master demoted to replica makes views wait, then they are written once it is a master again', async (t) => {
@@ -63,10 +63,10 @@ t.test('a master demoted to replica makes views wait, then they are written once
   await redis.client.replicaof('127.0.0.1', String(other.port))
   const page = await app.inject({ url: '/', headers: CURL })
   t.equal(page.statusCode, 200, 'the page is served')
-  await waitUntil(() => logs.some((line) => line.msg === 'batch not written' && /READONLY/.test(String(line.reason))), 5000, 'the write is refused')
+  await waitFor('the write is refused', () => logs.some((line) => line.msg === 'batch not written' && /READONLY/.test(String(line.reason))), 5000)
   t.equal(app.viewRecorder.depth, 1, 'the view waits in the spool')
   await redis.client.replicaof('NO', 'ONE')
-  await waitUntil(() => app.viewRecorder.depth === 0, 10_000, 'the view is written')
+  await waitFor('the view is written', () => app.viewRecorder.depth === 0, 10_000)
   t.equal(await redis.client.get(`page:index:counter:${today}`), '1')
 })
 
@@ -80,7 +80,7 @@ t.test('with Sentinel, the service starts before any sentinel answers and finds 
   writeFileSync(join(dir, 'sentinel.conf'), `sentinel monitor thead-test 127.0.0.1 ${master.port} 1\n`)
   const sentinel = await startRedisProcess({ port: sentinelPort, dir, sentinelConfig: join(dir, 'sentinel.conf') })
   t.teardown(() => sentinel.stop())
-  await waitUntil(() => app.store.ready, 10_000, 'the app finds the master')
+  await waitFor('the app finds the master', () => app.store.ready, 10_000)
   await app.viewRecorder.flush(10_000)
   t.equal(await master.client.get(`page:index:counter:${dayIn(app.config.timeZone)}`), '1', 'the view taken before is written to the master')
 })

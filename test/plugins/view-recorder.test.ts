@@ -5,8 +5,8 @@ import { dayIn } from '../../src/calendar.js'
 import { projectRoot } from '../../src/config.js'
 import type { ViewBatch } from '../../src/store/record-views.js'
 import { build } from '../helpers/build.js'
-import { waitUntil } from '../helpers/processes.js'
 import { startTestRedis } from '../helpers/redis.js'
+import { waitFor } from '../../scripts/lib/wait.js'
 
 const CURL = { 'user-agent': 'curl/8.5.0' }
 
@@ -57,11 +57,11 @@ t.test('a stop while a write hangs journals it, and the next start counts it onc
   // Sent to the frozen server, which will run them when it wakes.
   await Promise.all([first.app.inject({ url: '/', headers: CURL }), first.app.inject({ url: '/', headers: CURL })])
   const closed = first.app.close()
-  await waitUntil(() => existsSync(journal), 10_000, 'the stop journals the hung views')
+  await waitFor('the stop journals the hung views', () => existsSync(journal), 10_000)
   t.equal(journaledViews(journal), 2)
   // Redis stays hung through the stop: the write resent before it times out after it.
   const failures = (): number => first.logs.filter((line) => line.msg === 'batch not written').length
-  await waitUntil(() => failures() >= 2, 10_000, 'the resent write times out')
+  await waitFor('the resent write times out', () => failures() >= 2, 10_000)
   redis.resume()
   await closed
   t.equal(await redis.client.get(`page:index:counter:${today}`), '3', 'the hung write landed after all')

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { waitFor } from '../../scripts/topology.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis, watchClientCommands } from '../helpers/redis.js'
+import { waitFor } from '../../scripts/lib/wait.js'
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
 

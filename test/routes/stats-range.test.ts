@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { addDays, dayIn, daysBetween, expiryOfDay, lastDayOf, runHolding, today, type DayRun } from '../../src/calendar.js'
 import { keys, rollupsHolding } from '../../src/store/keys.js'
-import type { View } from '../../src/view-recorder.js'
+import type { View } from '../../src/sealed-batch.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis, watchClientCommands } from '../helpers/redis.js'
 

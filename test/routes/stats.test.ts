@@ -1,8 +1,8 @@
 import t from 'tap'
 import { dayIn } from '../../src/calendar.js'
 import { build } from '../helpers/build.js'
-import { waitUntil } from '../helpers/processes.js'
 import { startTestRedis } from '../helpers/redis.js'
+import { waitFor } from '../../scripts/lib/wait.js'
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
 const GOOGLEBOT = 'Googlebot/2.1 (+http://www.google.com/bot.html)'
@@ -92,6 +92,6 @@ t.test('while Redis is down /stats answers 503 with a JSON reason and no driver 
   t.ok(logs.some((line) => line.msg === 'Redis unavailable' && typeof line.reason === 'string' && line.reason !== ''), 'the cause goes to the log as a warning')
 
   await redis.start()
-  await waitUntil(() => app.store.ready, 10_000, 'the app is connected again')
+  await waitFor('the app is connected again', () => app.store.ready, 10_000)
   t.equal((await app.inject({ url: '/stats/today' })).statusCode, 200, 'and answers again once Redis is back')
 })

@@ -6,10 +6,11 @@ import { pathToFileURL } from 'node:url'
 import t from 'tap'
 import { projectRoot } from '../../src/config.js'
 import { isListening } from '../../src/redis-process.js'
-import { startTopology, waitFor } from '../../scripts/topology.js'
-import { isRunning, redisServersIn, waitUntil } from '../helpers/processes.js'
-import { freePort } from '../helpers/redis.js'
-import { distinctFreePorts, startTestTopology } from '../helpers/topology.js'
+import { distinctFreePorts, freePort } from '../../scripts/lib/ports.js'
+import { waitFor } from '../../scripts/lib/wait.js'
+import { startTopology } from '../../scripts/topology.js'
+import { isRunning, redisServersIn } from '../helpers/processes.js'
+import { startTestTopology } from '../helpers/topology.js'
 
 t.test('waiting gives up with what it waited for, and why the last check failed', async (t) => {
   await t.rejects(waitFor('a miracle', async () => undefined, 0), { message: 'gave up waiting for a miracle after 0 ms' })
@@ -23,6 +24,20 @@ t.test('a check that fails is tried again', async (t) => {
     if (tries === 1) throw new Error('Connection is closed.')
     return tries
   }), 2)
+})
+
+t.test('waiting goes on while the check answers false or undefined, and takes a sync check', async (t) => {
+  const answers = [false, undefined, 0, 1]
+  t.equal(await waitFor('a falsy answer that counts', () => answers.shift()), 0, 'zero and empty strings are answers')
+  t.equal(await waitFor('true', () => true), true)
+  await t.rejects(waitFor('a miracle', () => false, 0), { message: 'gave up waiting for a miracle after 0 ms' })
+  await t.rejects(waitFor('a miracle', () => { throw new Error('no') }, 0), { message: 'gave up waiting for a miracle after 0 ms: no' })
+})
+
+t.test('free ports are distinct, and never the shared Redis\'s', async (t) => {
+  const ports = await distinctFreePorts(8)
+  t.equal(new Set(ports).size, 8)
+  t.notOk(ports.includes(6379))
 })
 
 t.test('a node that can\'t start stops the ones started before it and names its log', async (t) => {
@@ -69,7 +84,7 @@ t.test('the nodes stop when the process that started them is killed outright', a
     const listening = await Promise.all(all.map(async (port) => await isListening('127.0.0.1', port)))
     return all.filter((_, index) => listening[index])
   }
-  await waitUntil(async () => (await answering()).length === 0, 10_000, 'every node stops').catch(async (error: Error) => t.fail(`${error.message}: ports ${(await answering()).join(', ')} still answer`))
+  await waitFor('every node to stop', async () => (await answering()).length === 0, 10_000).catch(async (error: Error) => t.fail(`${error.message}: ports ${(await answering()).join(', ')} still answer`))
   t.equal(nodes.length, 5, 'the demo had started all five nodes')
   t.pass('no node is left running')
 })

@@ -3,8 +3,8 @@ import t from 'tap'
 import { dayIn } from '../../src/calendar.js'
 import { RedisUnavailableError } from '../../src/errors.js'
 import { build } from '../helpers/build.js'
-import { waitUntil } from '../helpers/processes.js'
 import { startTestRedis } from '../helpers/redis.js'
+import { waitFor } from '../../scripts/lib/wait.js'
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
 const TOKEN = 'app-test-token-0123456789'
@@ -82,7 +82,7 @@ t.test('while Redis is down the page answers at once with neutral numbers, and i
   t.equal((await app.inject({ url: '/visitors', headers: { authorization: `Bearer ${TOKEN}` } })).statusCode, 503, 'the visitor log too')
 
   await redis.start()
-  await waitUntil(() => app.store.ready, 10_000, 'the app is connected again')
+  await waitFor('the app is connected again', () => app.store.ready, 10_000)
   await app.viewRecorder.flush(10_000)
   t.equal(await redis.client.get(`page:index:counter:${today}`), '3', 'every view, once')
   t.match((await app.inject({ url: '/stats/today' })).json(), { views: 3, uniques: 3 })

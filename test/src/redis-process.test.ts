@@ -5,8 +5,9 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { isListening, RedisServerMissingError, startRedisProcess, type RedisProcess } from '../../src/redis-process.js'
 import { redisClient, rejection, withPath } from '../helpers/checks.js'
-import { redisServersIn, waitUntil } from '../helpers/processes.js'
+import { redisServersIn } from '../helpers/processes.js'
 import { freePort, startTestRedis } from '../helpers/redis.js'
+import { waitFor } from '../../scripts/lib/wait.js'
 
 /** Starts a server that the test stops on teardown, whatever happens in between. */
 async function started (t: Test, options: Parameters<typeof startRedisProcess>[0]): Promise<RedisProcess> {
@@ -110,7 +111,7 @@ t.test('a server that never answers fails the start, and is not left running', a
     startRedisProcess({ port, dir, args: ['--port', '0', '--unixsocket', join(dir, 'redis.sock')] }),
     { message: `redis-server did not answer on 127.0.0.1:${port} within 10000 ms` }
   )
-  await waitUntil(() => redisServersIn(dir).length === 0, 2000, 'the server that never answered is stopped').catch((error: Error) => t.fail(error.message))
+  await waitFor('the server that never answered is stopped', () => redisServersIn(dir).length === 0, 2000).catch((error: Error) => t.fail(error.message))
 })
 
 t.test('isListening tells a port that accepts connections from one that does not', async (t) => {

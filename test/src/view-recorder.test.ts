@@ -2,10 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import type { ViewBatch, ViewKind, ViewOutcome } from '../../src/store/record-views.js'
 import type { RecordedBatch } from '../../src/store/store.js'
-import { ViewRecorder, type View, type ViewRecorderOptions } from '../../src/view-recorder.js'
+import type { View } from '../../src/sealed-batch.js'
+import { ViewRecorder, type ViewRecorderOptions } from '../../src/view-recorder.js'
 import { build, type Built } from '../helpers/build.js'
-import { waitUntil } from '../helpers/processes.js'
 import { startTestRedis, type TestRedis } from '../helpers/redis.js'
+import { waitFor } from '../../scripts/lib/wait.js'
 
 const DAY = '2026-03-01'
 const COUNTER = `page:index:counter:${DAY}`
@@ -60,7 +61,7 @@ t.test('while Redis is away a view resolves at once, without numbers, and waits 
   const answer = await Promise.race([recorder.record(viewBy('alice')), sleep(4000, 'held until the page wait ran out')])
   t.equal(answer, null)
   t.equal(recorder.depth, 1)
-  await waitUntil(() => logged(built, 'batch not written: it stays in the spool') > 0, 5000, 'the failed write is logged')
+  await waitFor('the failed write is logged', () => logged(built, 'batch not written: it stays in the spool') > 0, 5000)
   // Retries come every 25 ms, then 50, 100, 200 ...: several fail meanwhile.
   await sleep(500)
   t.equal(logged(built, 'batch not written: it stays in the spool'), 1, 'said once for the outage, not at every retry')
@@ -143,11 +144,11 @@ t.test('with REDIS_WAIT_REPLICAS and no replica, a written batch stays in the sp
   t.equal(recorder.depth, 1, 'but kept, as no replica holds it')
   t.equal(recorder.written, 0)
   const waitCalls = async (): Promise<number> => Number(/cmdstat_wait:calls=(\d+)/.exec(await redis.client.info('commandstats'))?.[1] ?? 0)
-  await waitUntil(async () => await waitCalls() >= 3, 10_000, 'it is retried')
+  await waitFor('it is retried', async () => await waitCalls() >= 3, 10_000)
   t.equal(logged(built, 'batch written but not yet replicated: it stays in the spool'), 1, 'and said once, not at every retry')
 
   const replica = await startTestRedis(t, { args: ['--replicaof', '127.0.0.1', String(redis.port)] })
-  await waitUntil(() => recorder.depth === 0, 20_000, 'the spool drains once a replica holds the batch')
+  await waitFor('the spool drains once a replica holds the batch', () => recorder.depth === 0, 20_000)
   t.equal(recorder.written, 1)
   t.equal(await redis.client.get(COUNTER), '1', 'every retry counted it once')
   t.equal(await replica.client.get(COUNTER), '1', 'and the replica holds it')

@@ -1,3 +1,4 @@
+/** What the logs keep of a request: addresses anonymised, referrers and user agents trimmed, and the address a limit counts. */
 import { isIP } from 'node:net'
 
 /** Longest user agent or referrer kept in the visitor log. */

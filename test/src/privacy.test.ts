@@ -1,5 +1,5 @@
 import t from 'tap'
-import { limitedAddress, loggedIp, loggedReferrer, loggedUserAgent } from '../../src/visit.js'
+import { limitedAddress, loggedIp, loggedReferrer, loggedUserAgent } from '../../src/privacy.js'
 
 t.test('IP addresses are kept as their networks unless configured', async (t) => {
   t.equal(loggedIp('198.51.100.23', false), '198.51.100.0')
