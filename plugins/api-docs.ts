@@ -17,6 +17,8 @@ export default fp(async function apiDocsPlugin (fastify) {
     // Shared schemas become components named by their $id (addSchema requires one).
     refResolver: { buildLocalReference: (json) => json.$id as string }
   })
-  // staticCSP hashes the UI's own inline scripts into its pages' CSP.
-  await fastify.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  // No staticCSP: its policy forbids the inline styles Swagger UI sets as it renders, so the page
+  // broke its own CSP. The service's policy (security-headers) allows those and all else the UI
+  // loads, which is its own files under /docs/static.
+  await fastify.register(swaggerUi, { routePrefix: '/docs' })
 }, { name: 'api-docs' })

@@ -4,7 +4,7 @@ import helmet, { type HelmetOptions } from 'helmet'
 
 /**
  * Scripts may come only from this service's own files, never inline; styles may be inline
- * because the operator's page templates carry theirs.
+ * because the operator's page templates carry theirs, and Swagger UI at /docs sets its own.
  */
 const HELMET_OPTIONS: HelmetOptions = {
   contentSecurityPolicy: {
@@ -38,7 +38,7 @@ function securityHeaders (options: HelmetOptions): Record<string, string> {
   return headers
 }
 
-/** Security headers on every answer; a route may still set its own (the API docs set their CSP). */
+/** Security headers on every answer, the API docs' included; a route may still set its own. */
 export default fp(async function securityHeadersPlugin (fastify) {
   const headers = securityHeaders(HELMET_OPTIONS)
   fastify.addHook('onRequest', function addSecurityHeaders (_request, reply, done) {

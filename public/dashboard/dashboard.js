@@ -3,20 +3,33 @@
 
 // The dashboard reads the same JSON endpoints as anyone with the token; the browser sends the
 // Basic credentials it logged in with. Every value from the API goes into the DOM as text:
-// user agents and referrers are written by visitors.
+// user agents and referrers are written by visitors. URLs are relative to the page's own, so
+// the dashboard works behind a proxy that serves the service under a path (/analytics/...).
 
 const form = document.getElementById('range')
 const chartBox = document.getElementById('chart')
 const CHART_HEIGHT = 300
 const DAYS_SHOWN_BY_DEFAULT = 30
 const VISITS_PER_PAGE = 25
+/** Log entries read per request while looking for one page's visits. */
+const VISITS_READ_AT_ONCE = 200
 const numberFormat = new Intl.NumberFormat('en-US')
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+const monthFormat = new Intl.DateTimeFormat('en-US', { month: 'short', timeZone: 'UTC' })
+const DAY_SECONDS = 86400
+/** Room a day's label needs under the chart, in CSS pixels. */
+const LABEL_WIDTH = 30
 /** Tick steps for the count axis: whole numbers only. */
 const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6]
 
+const viewBars = uPlot.paths.bars({ size: [0.7, 64] })
+const uniqueBars = uPlot.paths.bars({ size: [0.35, 32] })
+
 let chart = null
-let visitsCursor = null
+/** The page and day the visits shown are of, and the cursor for older ones (null when there are none). */
+let visitsShown = { page: '', day: '', next: null }
+/** Counts the requests for visits, so an answer to an earlier one is not shown over a later one. */
+let visitsAsked = 0
 
 /** The JSON an endpoint answers; its error message when it answers an error. */
 async function getJson (url) {
@@ -61,6 +74,22 @@ function emptyRow (columns, text) {
   return row(td)
 }
 
+/** The days to label: every one while their labels fit, else every n-th counted back from the last, which is always labelled. */
+function labelledDays (plot) {
+  const stamps = plot.data[0]
+  const every = Math.max(1, Math.ceil((stamps.length * LABEL_WIDTH) / (plot.bbox.width / uPlot.pxRatio)))
+  return stamps.filter((_stamp, index) => (stamps.length - 1 - index) % every === 0)
+}
+
+/** A day's label: its day of the month, with the month under the first label and where a month begins. */
+function dayLabels (_plot, stamps) {
+  return stamps.map((stamp, index) => {
+    const date = new Date(stamp * 1000)
+    const newMonth = index === 0 || date.getUTCMonth() !== new Date(stamps[index - 1] * 1000).getUTCMonth()
+    return newMonth ? `${date.getUTCDate()}\n${monthFormat.format(date)}` : String(date.getUTCDate())
+  })
+}
+
 function drawChart (days) {
   // Days are calendar dates: plot them at UTC midnight and label them in UTC, so no zone shifts them.
   const data = [
@@ -68,10 +97,8 @@ function drawChart (days) {
     days.map(({ views }) => views),
     days.map(({ uniques }) => uniques)
   ]
-  if (chart !== null) {
-    chart.setData(data)
-    return
-  }
+  // A new chart for each range: uPlot's setData keeps the legend and the axes of the range before.
+  chart?.destroy()
   const count = (_chart, value) => value == null ? '–' : numberFormat.format(value)
   chart = new uPlot({
     width: chartBox.clientWidth,
@@ -80,18 +107,22 @@ function drawChart (days) {
     cursor: { drag: { x: false, y: false } },
     // Away from the cursor, the legend shows the latest day rather than dashes.
     hooks: { setCursor: [(plot) => { if (plot.cursor.idx == null) plot.setLegend({ idx: plot.data[0].length - 1 }, false) }] },
-    scales: { y: { range: (_chart, _min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] } },
+    scales: {
+      // The range's days and half a day either side, so the first and last days' bars are whole.
+      x: { time: true, range: (plot) => [plot.data[0][0] - DAY_SECONDS / 2, plot.data[0].at(-1) + DAY_SECONDS / 2] },
+      y: { range: (_chart, _min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] }
+    },
     series: [
       { label: 'Day', value: '{YYYY}-{MM}-{DD}' },
-      { label: 'Views', stroke: '#2563eb', fill: 'rgba(37, 99, 235, 0.10)', width: 2, value: count },
-      { label: 'Unique visitors', stroke: '#db2777', width: 2, value: count }
+      // Each day is a bar: the views, and in front of them the visitors who made them.
+      { label: 'Views', stroke: '#2563eb', fill: '#2563eb', width: 0, paths: viewBars, points: { show: false }, value: count },
+      { label: 'Unique visitors', stroke: '#db2777', fill: '#db2777', width: 0, paths: uniqueBars, points: { show: false }, value: count }
     ],
     axes: [
-      { stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { stroke: '#e2e8f0' } },
+      { stroke: '#64748b', grid: { show: false }, ticks: { stroke: '#e2e8f0' }, size: 56, splits: labelledDays, values: dayLabels },
       { stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { show: false }, incrs: COUNT_STEPS, values: (_chart, splits) => splits.map((value) => numberFormat.format(value)) }
     ]
   }, data, chartBox)
-  new ResizeObserver(() => chart.setSize({ width: chartBox.clientWidth, height: CHART_HEIGHT })).observe(chartBox)
 }
 
 function showDays (days) {
@@ -136,7 +167,7 @@ async function showRange () {
   const { page, from, to } = Object.fromEntries(new FormData(form))
   history.replaceState(null, '', `?${new URLSearchParams({ page, from, to })}`)
   try {
-    const stats = await getJson(`/stats?${new URLSearchParams({ page, from, to })}`)
+    const stats = await getJson(`stats?${new URLSearchParams({ page, from, to })}`)
     showError(null)
     setText('total-views', stats.views)
     setText('total-uniques', stats.uniques)
@@ -165,38 +196,70 @@ function visitRow (visit) {
   return row(time, cell(visit.page), visitor, kind, cell(visit.ip), referrer, agent)
 }
 
-/** Today's visits, newest first; with `older`, the next page after those shown. */
+/**
+ * Up to VISITS_PER_PAGE of `page`'s visits on `day`, newest first, older than the `before`
+ * cursor; and the cursor for the ones after them. The log holds every page's visits, so it is
+ * read on until enough are the page's.
+ */
+async function readVisits ({ page, day, before }) {
+  const found = []
+  let cursor = before
+  for (;;) {
+    const query = new URLSearchParams({ day, limit: String(VISITS_READ_AT_ONCE) })
+    if (cursor !== null) query.set('before', cursor)
+    const { visits, next } = await getJson(`visitors?${query}`)
+    for (const [index, visit] of visits.entries()) {
+      if (visit.page !== page) continue
+      found.push(visit)
+      if (found.length === VISITS_PER_PAGE) return { visits: found, next: index === visits.length - 1 ? next : visit.id }
+    }
+    if (next === null) return { visits: found, next: null }
+    cursor = next
+  }
+}
+
+/** The chosen page's visits on the range's last day; with `older`, the next ones after those shown. */
 async function showVisits (older = false) {
-  const query = new URLSearchParams({ day: 'today', limit: String(VISITS_PER_PAGE) })
-  if (older) query.set('before', visitsCursor)
+  const { page, to } = Object.fromEntries(new FormData(form))
+  // Older visits go on from those shown, whatever the form says by now.
+  const asking = older ? visitsShown : { page, day: to, next: null }
+  const asked = ++visitsAsked
   try {
-    const { day, visits, next } = await getJson(`/visitors?${query}`)
+    const { visits, next } = await readVisits({ page: asking.page, day: asking.day, before: asking.next })
+    // A later range or page was asked for meanwhile: its visits are the ones to show.
+    if (asked !== visitsAsked) return
     const body = document.querySelector('#visits tbody')
     const rows = visits.map(visitRow)
     if (older) body.append(...rows)
-    else body.replaceChildren(...(rows.length === 0 ? [emptyRow(7, 'No visits yet today')] : rows))
-    setText('visits-day', `on ${day}`)
-    visitsCursor = next
+    else body.replaceChildren(...(rows.length === 0 ? [emptyRow(7, 'No visits on this day')] : rows))
+    setText('visits-day', `of ${asking.page} on ${asking.day}`)
+    visitsShown = { ...asking, next }
     document.getElementById('more-visits').hidden = next === null
   } catch (error) {
     showError(error)
   }
 }
 
+/** The numbers and the visits for what the form says. */
+async function showAll () {
+  await Promise.all([showRange(), showVisits()])
+}
+
 async function start () {
   const asked = new URLSearchParams(location.search)
   // Today as the service counts it (its TIME_ZONE), not as this browser's clock has it.
-  const { day: today } = await getJson('/stats/today')
+  const { day: today } = await getJson('stats/today')
   if (asked.has('page')) form.elements.page.value = asked.get('page')
   form.elements.to.value = asked.get('to') ?? today
   form.elements.from.value = asked.get('from') ?? addDays(form.elements.to.value, 1 - DAYS_SHOWN_BY_DEFAULT)
   form.addEventListener('submit', (event) => {
     event.preventDefault()
-    showRange()
+    showAll()
   })
-  form.elements.page.addEventListener('change', () => showRange())
+  form.elements.page.addEventListener('change', () => showAll())
   document.getElementById('more-visits').addEventListener('click', () => showVisits(true))
-  await Promise.all([showRange(), showVisits()])
+  new ResizeObserver(() => chart?.setSize({ width: chartBox.clientWidth, height: CHART_HEIGHT })).observe(chartBox)
+  await showAll()
 }
 
 start().catch(showError).finally(() => document.querySelector('main').setAttribute('aria-busy', 'false'))

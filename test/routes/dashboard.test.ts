@@ -1,47 +1,21 @@
-import { chromium, type Page } from 'playwright-core'
-import t, { type Test } from 'tap'
+import type { Page } from 'playwright-core'
+import t from 'tap'
 import { dayIn } from '../../src/calendar.js'
-import type { RangeStats } from '../../src/schemas.js'
-import type { LoggedVisit } from '../../src/visitor-log.js'
-import { build } from '../helpers/build.js'
+import type { LoggedVisit, RangeStats } from '../../src/schemas.js'
+import { VisitorTokens } from '../../src/visitor-tokens.js'
+import { build, TEST_COOKIE_SECRET } from '../helpers/build.js'
 import { startTestRedis } from '../helpers/redis.js'
+import { dayBefore, digits, launchChromium, legendNow, openDashboard, tableText, TOKEN } from './dashboard-browser.js'
 
-const TOKEN = 'dashboard-test-token-0123456789'
 const BASIC = `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}`
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
 const HOSTILE_AGENT = 'Mozilla/5.0 <img src=x onerror="document.title=\'owned\'"> AppleWebKit/537.36 Safari/537.36'
 const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'
-/** Visitor ids as the cookie carries them: 22 base64url characters. */
-const RETURNING_VISITOR = 'returningVisitor000001'
+/** Visitor ids: 22 base64url characters. The returning one has a cookie too. */
+const RETURNING_VISITOR = new VisitorTokens(TEST_COOKIE_SECRET).issue()
 const YESTERDAY_ONLY_VISITOR = 'yesterdayOnly000000001'
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--disable-sync', '--no-first-run']
-})
-t.teardown(() => browser.close())
-
-const dayBefore = (day: string, count: number): string => new Date(Date.parse(`${day}T00:00:00Z`) - count * 86400_000).toISOString().slice(0, 10)
-const digits = (text: string | null): number => Number((text ?? '').replace(/[^\d]/g, ''))
-
-/** A browser page logged in with the token, and the script errors and CSP violations it reports. */
-async function openDashboard (t: Test, address: string): Promise<{ page: Page, problems: string[] }> {
-  const context = await browser.newContext({ httpCredentials: { username: 'admin', password: TOKEN } })
-  t.teardown(() => context.close())
-  const page = await context.newPage()
-  const problems: string[] = []
-  page.on('pageerror', (error) => problems.push(error.message))
-  page.on('console', (message) => { if (message.type() === 'error') problems.push(message.text()) })
-  const response = await page.goto(`${address}/dashboard`)
-  t.equal(response?.status(), 200)
-  await page.waitForSelector('main[aria-busy="false"]')
-  return { page, problems }
-}
-
-/** The text of every cell, row by row. */
-async function tableText (page: Page, selector: string): Promise<string[][]> {
-  return await page.$$eval(`${selector} tbody tr`, (rows) => rows.map((row) => [...(row as HTMLTableRowElement).cells].map((cell) => cell.textContent ?? '')))
-}
+const browser = await launchChromium(t)
 
 /** What the chart's legend says for each day as the cursor moves across the plot. */
 async function chartLegendByDay (page: Page, dayCount: number): Promise<Array<{ day: string, views: number, uniques: number }>> {
@@ -50,8 +24,7 @@ async function chartLegendByDay (page: Page, dayCount: number): Promise<Array<{ 
   const legend = []
   for (let index = 0; index < dayCount; index += 1) {
     await page.mouse.move(plot.x + Math.min(plot.width - 1, (plot.width * index) / (dayCount - 1)), plot.y + plot.height / 2)
-    const [day = '', views = '', uniques = ''] = await page.$$eval('#chart .u-legend .u-series .u-value', (cells) => cells.map((cell) => cell.textContent ?? ''))
-    legend.push({ day, views: digits(views), uniques: digits(uniques) })
+    legend.push(await legendNow(page))
   }
   return legend
 }
@@ -64,13 +37,13 @@ t.test('the dashboard shows the real counts, and uPlot draws them', async (t) =>
   const yesterday = dayBefore(today, 1)
 
   // Yesterday can't be reached by a page load, so it goes to the recorder the page route uses.
-  const yesterdayView = (visitor: string, kind: 'h' | 'b' = 'h') => app.views.record({
+  const yesterdayView = (visitor: string, kind: 'person' | 'bot' = 'person') => app.viewRecorder.record({
     page: 'index', day: yesterday, kind, clientIp: '203.0.113.9',
     visit: { visitor, time: Date.now() - 86400_000, ip: '203.0.113.0', userAgent: FIREFOX, referrer: '' }
   })
-  await yesterdayView(RETURNING_VISITOR)
+  await yesterdayView(RETURNING_VISITOR.id)
   await yesterdayView(YESTERDAY_ONLY_VISITOR)
-  await yesterdayView('crawler000000000000000', 'b')
+  await yesterdayView('crawler000000000000000', 'bot')
 
   // Today: real page loads. Three new visitors (one with a hostile user agent), one of them twice,
   // the visitor from yesterday coming back, and a crawler.
@@ -83,7 +56,7 @@ t.test('the dashboard shows the real counts, and uPlot draws them', async (t) =>
   await load({ 'user-agent': FIREFOX, referer: 'https://news.example/item' })
   await load({ 'user-agent': HOSTILE_AGENT })
   await load({ 'user-agent': FIREFOX, referer: 'https://news.example/item', cookie: `thead_visitor=${first}` })
-  await load({ 'user-agent': FIREFOX, referer: 'https://search.example/', cookie: `thead_visitor=${app.signCookie(RETURNING_VISITOR)}` })
+  await load({ 'user-agent': FIREFOX, referer: 'https://search.example/', cookie: `thead_visitor=${RETURNING_VISITOR.token}` })
   await load({ 'user-agent': GOOGLEBOT })
 
   const from = dayBefore(today, 29)
@@ -94,7 +67,7 @@ t.test('the dashboard shows the real counts, and uPlot draws them', async (t) =>
   // The log lists by when an entry was written, so yesterday's two, written now, are listed today too.
   t.equal(visits.length, 7, 'every human view is in the log')
 
-  const { page, problems } = await openDashboard(t, address)
+  const { page, problems } = await openDashboard(t, browser, `${address}/dashboard`)
   t.equal(await page.inputValue('input[name="from"]'), from, 'the range is the last 30 days…')
   t.equal(await page.inputValue('input[name="to"]'), today, '…ending today')
 
@@ -128,11 +101,11 @@ t.test('the dashboard shows the real counts, and uPlot draws them', async (t) =>
     }
     return { views, uniques }
   })
-  t.ok(inked.views > 50 && inked.uniques > 50, `both lines are drawn on the canvas (${inked.views} and ${inked.uniques} pixels)`)
+  t.ok(inked.views > 50 && inked.uniques > 50, `both series are drawn on the canvas (${inked.views} and ${inked.uniques} pixels)`)
 
   const expectedRows = visits.map((visit) => [visit.page, visit.visitor.slice(0, 8), visit.returning ? 'returning' : 'new', visit.ip, visit.referrer === '' ? '—' : visit.referrer, visit.userAgent])
   t.same((await tableText(page, '#visits')).map(([, ...cells]) => cells), expectedRows, 'the recent visitors are the log\'s, newest first')
-  t.equal(expectedRows.filter(([, , kind]) => kind === 'returning').length, 2, 'the visitor from yesterday and the one who came back today')
+  t.equal(expectedRows.filter(([, , kind]) => kind === 'returning').length, 1, 'the visitor from yesterday, back today: seen on an earlier day')
   t.ok(expectedRows.some((cells) => cells.at(-1) === HOSTILE_AGENT), 'the hostile user agent is shown as text')
   t.equal(await page.locator('#visits img').count(), 0, 'and not as markup')
   t.equal(await page.title(), 'thead · statistics')
@@ -157,7 +130,7 @@ t.test('older visits come a page at a time', async (t) => {
   const { app } = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN })
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
   for (let index = 0; index < 30; index += 1) await app.inject({ url: '/', headers: { 'user-agent': `${FIREFOX} visit-${index}` } })
-  const { page, problems } = await openDashboard(t, address)
+  const { page, problems } = await openDashboard(t, browser, `${address}/dashboard`)
   t.equal((await tableText(page, '#visits')).length, 25)
   await page.click('#more-visits')
   await page.waitForSelector('#more-visits', { state: 'hidden' })
@@ -199,7 +172,7 @@ t.test('the page needs the token; its assets are public', async (t) => {
   t.equal(page.headers['cache-control'], 'no-store')
   t.match(page.headers['content-security-policy'], /script-src 'self'(;|$)/)
   t.match(page.body, /<select name="page"><option>index<\/option><option>promo<\/option><\/select>/, 'the configured pages to choose from')
-  t.same([...page.body.matchAll(/<script[^>]*>/g)].map(([tag]) => /\ssrc="\/dashboard\/assets\/[^"]+"/.test(tag)), [true, true], 'no inline script')
+  t.same([...page.body.matchAll(/<script[^>]*>/g)].map(([tag]) => /\ssrc="dashboard\/assets\/[^"]+"/.test(tag)), [true, true], 'no inline script')
   t.notMatch(page.body, /\son[a-z]+=/i, 'no inline event handlers')
 
   const types = { 'uPlot.iife.min.js': /^text\/javascript/, 'uPlot.min.css': /^text\/css/, 'dashboard.js': /^text\/javascript/, 'dashboard.css': /^text\/css/ }
