@@ -6,7 +6,7 @@ import { today } from '../src/calendar.js'
 import { projectRoot } from '../src/config.js'
 import { memoize } from '../src/memo.js'
 import type { PageConfig } from '../src/pages.js'
-import { limitedAddress, loggedIp, loggedReferrer, loggedUserAgent } from '../src/visit.js'
+import { limitedAddress, loggedIp, loggedReferrer, loggedUserAgent } from '../src/privacy.js'
 
 /** isbot tries a long pattern on every call; the same few user agents make most views. */
 const isBotAgent = memoize(isbot, { capacity: 1000, maxKeyLength: 512 })
@@ -15,7 +15,7 @@ const isBotAgent = memoize(isbot, { capacity: 1000, maxKeyLength: 512 })
  * Crawlers, scripts that send no user agent (every browser sends one), and browsers fetching
  * a page ahead of a click that may never come.
  */
-export function isBotRequest (request: FastifyRequest): boolean {
+function isBotRequest (request: FastifyRequest): boolean {
   const { headers } = request
   const agent = headers['user-agent']?.trim() ?? ''
   const purpose = headers['sec-purpose'] ?? headers.purpose ?? headers['x-moz'] ?? headers['x-purpose']
@@ -23,7 +23,7 @@ export function isBotRequest (request: FastifyRequest): boolean {
 }
 
 /** Do Not Track or Global Privacy Control. */
-export function asksNotToBeTracked (request: FastifyRequest): boolean {
+function asksNotToBeTracked (request: FastifyRequest): boolean {
   return request.headers.dnt === '1' || request.headers['sec-gpc'] === '1'
 }
 

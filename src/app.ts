@@ -9,6 +9,7 @@ import statsAuthPlugin from '../plugins/stats-auth.js'
 import viewRecorderPlugin from '../plugins/view-recorder.js'
 import storePlugin from '../plugins/store.js'
 import visitorIdPlugin from '../plugins/visitor-id.js'
+import adAssetRoutes from '../routes/ad-assets.js'
 import adPageRoutes from '../routes/ad-page.js'
 import dashboardRoutes from '../routes/dashboard.js'
 import healthzRoutes from '../routes/healthz.js'
@@ -74,6 +75,7 @@ async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<v
   })
 
   await fastify.register(adPageRoutes)
+  await fastify.register(adAssetRoutes)
   await fastify.register(statsRoutes)
   await fastify.register(visitorRoutes)
   await fastify.register(dashboardRoutes)

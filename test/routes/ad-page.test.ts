@@ -1,10 +1,11 @@
-import { writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { dayIn } from '../../src/calendar.js'
 import { tokenId } from '../../src/visitor-tokens.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis, watchClientCommands } from '../helpers/redis.js'
+import { waitFor } from '../../scripts/lib/wait.js'
 
 const CURL = { 'user-agent': 'curl/8.5.0' }
 const BROWSER = { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' }
@@ -110,7 +111,6 @@ t.test('a missing, malformed, tampered or oversized cookie gets a fresh id', asy
     'id without its tag': id,
     'tampered id': `${changed(id)}${tag}`,
     'wrong tag': `${id}${changed(tag)}`,
-    'the earlier format, with our token inside': app.signCookie(good),
     oversized: 'x'.repeat(5000),
     'percent garbage': '%E0%A4%A',
     empty: ''
@@ -133,6 +133,103 @@ t.test('bots count as views but not as uniques', async (t) => {
   t.equal(await redis.client.get(`page:index:counter:${today()}`), '3')
   t.equal(await redis.client.pfcount(`page:index:uniques:${today()}`), 1)
   t.equal(await redis.client.hget(`page:index:days:${today().slice(0, 7)}`, today().slice(8)), '3 1 1 0 2 0', 'the day table: 3 views, 1 unique, 1 new, 0 returning, 2 bots, 0 limited')
+})
+
+t.test('a request without a user agent is a bot: counted as a view, never a unique, never logged, no cookie', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  for (const agent of [undefined, '', '  ']) {
+    const response = await app.inject({ url: '/', headers: { 'user-agent': agent } })
+    t.equal(response.statusCode, 200, `user agent ${JSON.stringify(agent)}: page served`)
+    t.equal(response.headers['thead-view'], 'bot', `user agent ${JSON.stringify(agent)}: taken as a bot`)
+    t.equal(response.headers['set-cookie'], undefined, `user agent ${JSON.stringify(agent)}: no visitor cookie`)
+  }
+  t.equal(await redis.client.get(`page:index:counter:${today()}`), '3', 'each is a view')
+  t.equal(await redis.client.pfcount(`page:index:uniques:${today()}`), 0, 'none is a unique')
+  t.equal(await redis.client.xlen('thead:visits'), 0, 'none is in the visitor log')
+  t.equal(await redis.client.hget(`page:index:days:${today().slice(0, 7)}`, today().slice(8)), '3 0 0 0 3 0', 'the day table: 3 views, all bots')
+})
+
+t.test('the shipped pages say "1 time" and "1 visitor", and the plural for other numbers', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  const shownText = (html: string): string => html.replace(/<[^>]*>/g, '').replace(/\s+/g, ' ')
+  for (const url of ['/', '/promo']) {
+    t.match(shownText((await app.inject({ url, headers: BROWSER })).body), /seen 1 time by 1 visitor\./, `${url}: singular`)
+    t.match(shownText((await app.inject({ url, headers: BROWSER })).body), /seen 2 times by 2 visitors\./, `${url}: plural`)
+  }
+})
+
+t.test('each page\'s call to action leads to the offer on the page', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  for (const url of ['/', '/promo']) {
+    const { body } = await app.inject({ url, headers: CURL })
+    const target = /<a class="cta" href="#([^"]+)"/.exec(body)?.[1]
+    t.ok(target, `${url}: the call to action links within the page`)
+    const section = new RegExp(`<section id="${target}"[^>]*>([^]*?)</section>`).exec(body)?.[1]
+    t.match(section, /<a [^>]*href="[^"#]/, `${url}: to a section of the page with a link to order`)
+  }
+})
+
+t.test('a page\'s path with a trailing slash redirects to the page, keeping the query, and is not a view', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  for (const method of ['GET', 'HEAD'] as const) {
+    for (const [url, location] of [['/promo/', '/promo'], ['/promo/?utm_source=news&x=%2F', '/promo?utm_source=news&x=%2F']]) {
+      const response = await app.inject({ method, url, headers: BROWSER })
+      t.equal(response.statusCode, 301, `${method} ${url}: moved permanently`)
+      t.equal(response.headers.location, location, `${method} ${url}: to the page`)
+      t.equal(response.headers['set-cookie'], undefined, `${method} ${url}: no visitor cookie`)
+    }
+  }
+  t.equal(await redis.client.get(`page:promo:counter:${today()}`), null, 'no view yet')
+
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const followed = await fetch(`${address}/promo/?utm_source=news`, { headers: BROWSER })
+  t.equal(followed.url, `${address}/promo?utm_source=news`)
+  t.equal(followed.headers.get('thead-view'), 'counted')
+  t.equal(await redis.client.get(`page:promo:counter:${today()}`), '1', 'a browser following it makes one view')
+})
+
+t.test('an edit of the template shows on the next load, without a restart', async (t) => {
+  const redis = await startTestRedis(t)
+  const template = join(redis.dir, 'page.html')
+  writeFileSync(template, '<p>Kettles: {{views}}</p>')
+  const pagesFile = join(redis.dir, 'pages.json')
+  writeFileSync(pagesFile, JSON.stringify({ pages: [{ name: 'index', path: '/', template }] }))
+  const { app, logs } = await build(t, { REDIS_URL: redis.url, PAGES_FILE: pagesFile })
+  t.equal((await app.inject({ url: '/', headers: CURL })).body, '<p>Kettles: 1</p>')
+  writeFileSync(template, '<p>Teapots: {{views}}</p>')
+  await waitFor('the edited text to show', async () => /^<p>Teapots: \d+<\/p>$/.test((await app.inject({ url: '/', headers: CURL })).body), 5000)
+
+  rmSync(template)
+  await waitFor('a warning that the template is gone', () => logs.some((line) => line.template === template && line.level === 40), 5000)
+  t.match((await app.inject({ url: '/', headers: CURL })).body, /^<p>Teapots: \d+<\/p>$/, 'a template gone keeps the page as it was')
+})
+
+t.test('a page configured with a trailing slash is served there, not sent to its namesake', async (t) => {
+  const redis = await startTestRedis(t)
+  const pages = [{ name: 'kettles', path: '/kettles', template: join(redis.dir, 'kettles.html') }, { name: 'kettles-more', path: '/kettles/', template: join(redis.dir, 'more.html') }]
+  writeFileSync(pages[0]?.template as string, '<p>Kettles</p>')
+  writeFileSync(pages[1]?.template as string, '<p>More kettles</p>')
+  const pagesFile = join(redis.dir, 'pages.json')
+  writeFileSync(pagesFile, JSON.stringify({ pages }))
+  const { app } = await build(t, { REDIS_URL: redis.url, PAGES_FILE: pagesFile })
+  t.equal((await app.inject({ url: '/kettles', headers: CURL })).body, '<p>Kettles</p>')
+  t.equal((await app.inject({ url: '/kettles/', headers: CURL })).body, '<p>More kettles</p>')
+})
+
+t.test('closing the app closes the watchers of its templates', async (t) => {
+  const redis = await startTestRedis(t)
+  const watchers = (): number => process.getActiveResourcesInfo().filter((resource) => resource === 'FSEventWrap').length
+  const before = watchers()
+  const { app } = await build(t, { REDIS_URL: redis.url })
+  t.equal(watchers(), before + app.config.pages.length, 'one for each page\'s template')
+  await app.close()
+  // A closed watcher's handle is let go on the next turn of the event loop.
+  await waitFor('the watchers to close', () => watchers() === before, 1000)
+  t.pass('none is left to keep the process alive')
 })
 
 t.test('the page text comes from the template an operator edits', async (t) => {
