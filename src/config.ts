@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import proxyAddr from '@fastify/proxy-addr'
@@ -18,10 +18,11 @@ function rootAbove (dir: string): string {
 const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
-  TRUST_PROXY: Type.String({ pattern: '^(true|false|\\d+|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$', default: 'false' }),
+  // A pattern's description completes "… must be" in the error that names the variable.
+  TRUST_PROXY: Type.String({ pattern: '^(true|false|\\d+|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$', description: 'true, false, a hop count, or proxy addresses or CIDRs, comma-separated', default: 'false' }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
-  REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
-  REDIS_SENTINELS: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$' })),
+  REDIS_URL: Type.String({ pattern: '^rediss?://', description: 'a redis:// or rediss:// URL', default: 'redis://127.0.0.1:6379' }),
+  REDIS_SENTINELS: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$', description: 'host:port pairs, comma-separated' })),
   REDIS_MASTER_NAME: Type.String({ minLength: 1, default: 'THEAD_CLUSTER' }),
   REDIS_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
   REDIS_PASSWORD: Type.Optional(Type.String()),
@@ -103,11 +104,13 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   try {
     parsed = envSchema<Env>({ schema: EnvSchema, data: env, env: false })
   } catch (error) {
-    throw new ConfigError(`invalid configuration: ${(error as Error).message.replaceAll('env/', '')}`)
+    throw new ConfigError(`invalid configuration: ${(error as { errors: SchemaError[] }).errors.map(describe).join(', ')}`)
   }
   if (!URL.canParse(parsed.REDIS_URL)) throw new ConfigError('invalid configuration: REDIS_URL is not a valid URL')
   const timeZone = parsed.TIME_ZONE ?? Intl.DateTimeFormat().resolvedOptions().timeZone
   if (!isTimeZone(timeZone)) throw new ConfigError(`invalid configuration: TIME_ZONE "${timeZone}" is not an IANA time zone`)
+
+  if (isDirectory(resolve(projectRoot, parsed.SPOOL_JOURNAL))) throw new ConfigError(`invalid configuration: SPOOL_JOURNAL ${parsed.SPOOL_JOURNAL} is a directory: set it to a file's path`)
 
   let pages: PageConfig[]
   try {
@@ -167,6 +170,27 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     spoolJournal: parsed.SPOOL_JOURNAL,
     retentionDays: parsed.RETENTION_DAYS
   }
+}
+
+/** An error of env-schema's validator (ajv), for one variable. */
+interface SchemaError {
+  instancePath: string
+  keyword: string
+  params: { allowedValues?: string[], type?: string }
+  message?: string
+}
+
+/** One line naming the variable and what it takes: a fixed set of values is listed. */
+function describe (error: SchemaError): string {
+  const name = error.instancePath.slice(1)
+  if (error.keyword === 'enum') return `${name} must be one of ${(error.params.allowedValues as string[]).join(', ')}`
+  if (error.keyword === 'pattern') return `${name} must be ${(EnvSchema.properties[name as keyof Env] as { description?: string }).description}`
+  if (error.params.type === 'boolean') return `${name} must be true or false`
+  return `${name} ${error.message}`
+}
+
+function isDirectory (path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true
 }
 
 function parseTrustProxy (value: string): Config['trustProxy'] {

@@ -12,6 +12,8 @@ export interface PageConfig {
 
 const PAGE_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/
 const PAGE_PATH = /^\/[a-z0-9/-]{0,63}$/
+/** The service's own paths: a page at one of them, or below one, would clash with its route. */
+export const RESERVED_PATHS = ['/healthz', '/stats', '/visitors', '/dashboard', '/docs', '/count.js', '/count.gif', '/count', '/favicon.ico']
 
 /**
  * Reads the list of counted pages. Page names come only from here, never from a request, so
@@ -32,10 +34,22 @@ export function loadPages (file: string, root: string): PageConfig[] {
     const where = `PAGES_FILE ${file}, page ${index + 1}`
     if (typeof page.name !== 'string' || !PAGE_NAME.test(page.name)) throw new Error(`${where}: "name" must match ${PAGE_NAME}`)
     if (typeof page.path !== 'string' || !PAGE_PATH.test(page.path)) throw new Error(`${where}: "path" must match ${PAGE_PATH}`)
+    const reserved = reservedPathAt(page.path)
+    if (reserved !== undefined) throw new Error(`${where}: "path" ${page.path} clashes with the service's own ${reserved}: choose a path outside ${RESERVED_PATHS.join(', ')}`)
     if (typeof page.template !== 'string') throw new Error(`${where}: "template" must be a file path`)
     if (names.has(page.name) || paths.has(page.path)) throw new Error(`${where}: name and path must be unique`)
+    try {
+      readFileSync(resolve(root, page.template))
+    } catch (error) {
+      throw new Error(`${where}: "template" ${page.template} can't be read (${(error as NodeJS.ErrnoException).code}): create it, or point "template" at the page's HTML file`)
+    }
     names.add(page.name)
     paths.add(page.path)
     return { name: page.name, path: page.path, template: page.template }
   })
+}
+
+/** The service's own path that `path` is, or is below. */
+function reservedPathAt (path: string): string | undefined {
+  return RESERVED_PATHS.find((reserved) => path === reserved || path.startsWith(`${reserved}/`))
 }

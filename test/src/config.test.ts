@@ -95,32 +95,43 @@ t.test('without COOKIE_SECRET each start makes up a strong secret of its own', a
   t.not(first.cookieSecret, second.cookieSecret)
 })
 
+/** A pages file in `dir` holding the shipped ad page and `page`. */
+function pagesFile (dir: string, page: Record<string, string>): string {
+  const file = join(dir, `${page.name as string}.json`)
+  writeFileSync(file, JSON.stringify({ pages: [{ name: 'index', path: '/', template: 'config/ad-page.html' }, page] }))
+  return file
+}
+
 t.test('a bad value is refused with one line naming the variable', async (t) => {
+  const dir = t.testdir()
   const bad: Record<string, [Record<string, string>, RegExp]> = {
     'a port that is not a number': [{ PORT: 'abc' }, /PORT must be integer/],
     'a port out of range': [{ PORT: '70000' }, /PORT must be <= 65535/],
     'an empty host': [{ HOST: '' }, /HOST/],
-    'an unknown log level': [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
-    'a URL that is not Redis\'s': [{ REDIS_URL: 'http://127.0.0.1:6379' }, /REDIS_URL/],
+    'an unknown log level': [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent$/],
+    'a URL that is not Redis\'s': [{ REDIS_URL: 'http://127.0.0.1:6379' }, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL$/],
     'a Redis URL with a port out of range': [{ REDIS_URL: 'redis://127.0.0.1:99999' }, /REDIS_URL/],
     'a Redis URL with a space in the host': [{ REDIS_URL: 'redis://redis host:6379' }, /REDIS_URL/],
-    'sentinels without ports': [{ REDIS_SENTINELS: 'sentinel-1,sentinel-2' }, /REDIS_SENTINELS/],
+    'sentinels without ports': [{ REDIS_SENTINELS: 'sentinel-1,sentinel-2' }, /REDIS_SENTINELS must be host:port pairs, comma-separated$/],
     'too many replicas to wait for': [{ REDIS_WAIT_REPLICAS: '17' }, /REDIS_WAIT_REPLICAS/],
     'a zero wait timeout': [{ REDIS_WAIT_TIMEOUT_MS: '0' }, /REDIS_WAIT_TIMEOUT_MS/],
-    'a yes-or-no that is neither': [{ REDIS_TLS: 'perhaps' }, /REDIS_TLS must be boolean/],
-    'an unknown embedded mode': [{ EMBEDDED_REDIS: 'yes' }, /EMBEDDED_REDIS/],
+    'a yes-or-no that is neither': [{ REDIS_TLS: 'perhaps' }, /REDIS_TLS must be true or false$/],
+    'an unknown embedded mode': [{ EMBEDDED_REDIS: 'yes' }, /EMBEDDED_REDIS must be one of auto, off$/],
     'a short cookie secret': [{ COOKIE_SECRET: 'short' }, /COOKIE_SECRET must NOT have fewer than 32 characters/],
     'a short stats token': [{ STATS_TOKEN: 'short' }, /STATS_TOKEN/],
     'a time zone that does not exist': [{ TIME_ZONE: 'Mars/Olympus_Mons' }, /TIME_ZONE "Mars\/Olympus_Mons" is not an IANA time zone/],
-    'an unknown visitor id mode': [{ VISITOR_ID_MODE: 'fingerprint' }, /VISITOR_ID_MODE/],
-    'a trust-proxy value that is no address': [{ TRUST_PROXY: 'everyone' }, /TRUST_PROXY/],
+    'an unknown visitor id mode': [{ VISITOR_ID_MODE: 'fingerprint' }, /VISITOR_ID_MODE must be one of cookie, cookieless$/],
+    'a trust-proxy value that is no address': [{ TRUST_PROXY: 'everyone' }, /TRUST_PROXY must be true, false, a hop count, or proxy addresses or CIDRs, comma-separated$/],
     'a trust-proxy address out of range': [{ TRUST_PROXY: '127.0.0.1,10.0.0.300' }, /TRUST_PROXY: invalid IP address: 10.0.0.300/],
     'a negative view limit': [{ VIEW_LIMIT_PER_IP: '-1' }, /VIEW_LIMIT_PER_IP/],
     'a page wait over 5 s': [{ PAGE_COUNT_WAIT_MS: '6000' }, /PAGE_COUNT_WAIT_MS/],
     'an empty spool': [{ SPOOL_LIMIT: '0' }, /SPOOL_LIMIT must be >= 1/],
     'no retention': [{ RETENTION_DAYS: '0' }, /RETENTION_DAYS/],
     'a pages file that is missing': [{ PAGES_FILE: 'config/no-such-pages.json' }, /PAGES_FILE config\/no-such-pages.json can't be read/],
-    'a CA file that is missing': [{ REDIS_TLS: 'true', REDIS_TLS_CA: 'config/no-such-ca.pem' }, /REDIS_TLS_CA can't be read/]
+    'a CA file that is missing': [{ REDIS_TLS: 'true', REDIS_TLS_CA: 'config/no-such-ca.pem' }, /REDIS_TLS_CA can't be read/],
+    'a journal path that is a directory': [{ SPOOL_JOURNAL: 'config' }, /SPOOL_JOURNAL config is a directory: set it to a file's path$/],
+    'a page at a path of the service\'s own': [{ PAGES_FILE: pagesFile(dir, { name: 'health', path: '/healthz', template: 'config/ad-page.html' }) }, /page 2: "path" \/healthz clashes with the service's own \/healthz: choose a path outside /],
+    'a page whose template is missing': [{ PAGES_FILE: pagesFile(dir, { name: 'gone', path: '/gone', template: 'config/no-such-page.html' }) }, /page 2: "template" config\/no-such-page.html can't be read \(ENOENT\): create it, or point "template" at the page's HTML file$/]
   }
   for (const [name, [env, reason]] of Object.entries(bad)) {
     const error = refusal(env)
