@@ -35,8 +35,6 @@ export function serverOptions (config: Config, logger: Pick<FastifyLoggerOptions
     bodyLimit: 16 * 1024,
     // Long enough for any valid path parameter to reach its schema and get a 400 that says why.
     routerOptions: { maxParamLength: 1000 },
-    // Fastify's own makes two lines a request; the app's onResponse hook writes one.
-    disableRequestLogging: true,
     logger: {
       level: config.logLevel,
       ...logger,

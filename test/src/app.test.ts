@@ -72,7 +72,6 @@ t.test('while Redis is down the page answers at once with neutral numbers, and i
     t.notMatch(page.body, /ECONNREFUSED|Connection is closed|Error:|at .*:\d+:\d+/, 'nothing of the failure shows')
     t.equal(page.headers['thead-view'], 'pending')
   }
-  t.ok(logs.some((line) => line.msg === 'redis connection trouble; reconnecting' && line.level === 40), 'the outage is warned of')
   t.equal(logs.filter((line) => line.msg === 'request answered' && line.view === 'pending').length, 3, 'and each page\'s line says its view is pending')
   for (const url of ['/stats/today', `/stats?from=${today}&to=${today}`]) {
     const response = await app.inject({ url, headers: { authorization: `Bearer ${TOKEN}` } })
