@@ -68,6 +68,7 @@ export default fp(async function visitorIdPlugin (fastify) {
   }
   const salt = new DailySalt(async (day) => await fastify.store.daySalt(day))
   fastify.decorateReply('identifyVisitor', async function (this: FastifyReply, day: string) {
-    return { id: await salt.visitorId(day, this.request.ip, this.request.headers['user-agent'] ?? ''), isNew: false }
+    // Only people are identified, and a request without a user agent is no person (a bot).
+    return { id: await salt.visitorId(day, this.request.ip, this.request.headers['user-agent'] as string), isNew: false }
   })
 }, { name: 'visitor-id', dependencies: ['config', 'store'] })

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyInstance, FastifyLoggerOptions, FastifyRequest, FastifyServerOptions } from 'fastify'
+import { LogController, type FastifyError, type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import apiDocsPlugin from '../plugins/api-docs.js'
 import configPlugin from '../plugins/config.js'
@@ -35,6 +35,8 @@ export function serverOptions (config: Config, logger: Pick<FastifyLoggerOptions
     bodyLimit: 16 * 1024,
     // Long enough for any valid path parameter to reach its schema and get a 400 that says why.
     routerOptions: { maxParamLength: 1000 },
+    // Fastify's own makes two lines a request; the app's onResponse hook writes one.
+    logController: new LogController({ disableRequestLogging: true }),
     logger: {
       level: config.logLevel,
       ...logger,

@@ -154,3 +154,18 @@ t.test('the service\'s own logs keep an address as the visitor log does', async 
   await visitAndGuess(full.app)
   t.same(addressesOf(full.logs, (line) => line.ip), ['198.51.100.77'], 'LOG_FULL_IP=true keeps it whole')
 })
+
+t.test('at info, a page view writes one log line, saying how the view was taken', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app, logs } = await build(t, { REDIS_URL: redis.url })
+  for (const agent of [FIREFOX, FIREFOX, 'curl/8']) {
+    const before = logs.length
+    const page = await app.inject({ url: '/', remoteAddress: '198.51.100.78', headers: { 'user-agent': agent } })
+    const lines = logs.slice(before)
+    t.equal(lines.length, 1, `one line for a view taken as ${String(page.headers['thead-view'])}`)
+    t.match(lines[0], { level: 30, msg: 'request answered', statusCode: 200, view: page.headers['thead-view'], req: { method: 'GET', url: '/' } })
+  }
+  const before = logs.length
+  await app.inject({ url: '/healthz' })
+  t.equal(logs.length, before, 'health probes stay out of the info log')
+})

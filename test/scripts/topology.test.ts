@@ -32,6 +32,7 @@ t.test('waiting goes on while the check answers false or undefined, and takes a 
   t.equal(await waitFor('true', () => true), true)
   await t.rejects(waitFor('a miracle', () => false, 0), { message: 'gave up waiting for a miracle after 0 ms' })
   await t.rejects(waitFor('a miracle', () => { throw new Error('no') }, 0), { message: 'gave up waiting for a miracle after 0 ms: no' })
+  await t.rejects(waitFor('a miracle', () => { throw 'not an Error' }, 0), { message: 'gave up waiting for a miracle after 0 ms: not an Error' }, 'whatever it throws is said')
 })
 
 t.test('free ports are distinct, and never the shared Redis\'s', async (t) => {

@@ -31,9 +31,13 @@ function pathWithNodeOnly (dir: string): string {
   return bin
 }
 
-/** This environment as an operator's shell has it: without this test run's loader and coverage flags. */
+/**
+ * This environment as an operator's shell has it: without this test run's loader and coverage.
+ * tap puts its process tracker back into every child's NODE_OPTIONS, so coverage is turned off
+ * by its own switch: what npm start builds or not depends on the tree, not on the tests.
+ */
 function operatorEnv (): Record<string, string | undefined> {
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_OPTIONS' && name !== 'NODE_V8_COVERAGE'))
+  return { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_OPTIONS' && name !== 'NODE_V8_COVERAGE')), _TAPJS_PROCESSINFO_COVERAGE_: '0' }
 }
 
 t.test('a bad configuration stops the process with one clear line', async (t) => {

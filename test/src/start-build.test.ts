@@ -25,8 +25,8 @@ symlinkSync(join(projectRoot, 'node_modules'), join(clone, 'node_modules'))
 
 const redis = await startTestRedis(t)
 
-/** This environment as an operator's shell has it: without this test run's loader and coverage flags. */
-const operatorEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_OPTIONS' && name !== 'NODE_V8_COVERAGE'))
+/** This environment as an operator's shell has it: without this test run's loader and coverage (tap's own switch for its children). */
+const operatorEnv = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_OPTIONS' && name !== 'NODE_V8_COVERAGE')), _TAPJS_PROCESSINFO_COVERAGE_: '0' }
 
 /** `npm start` in the clone; resolves once it answers a page, with the time that took, and stops it. */
 async function startAndStop (t: Test): Promise<number> {

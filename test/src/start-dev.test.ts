@@ -19,8 +19,8 @@ t.test('npm run dev serves with the embedded Redis, restarts on a change under s
   symlinkSync(join(projectRoot, 'node_modules'), join(clone, 'node_modules'))
 
   const [port, redisPort] = await distinctFreePorts(2) as [number, number]
-  // As a person's shell has it: without this test run's loader, coverage and colour settings.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !['NODE_OPTIONS', 'NODE_V8_COVERAGE', 'NO_COLOR'].includes(name)))
+  // As a person's shell has it: without this test run's loader, coverage (tap's own switch for its children) and colour settings.
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !['NODE_OPTIONS', 'NODE_V8_COVERAGE', 'NO_COLOR'].includes(name))), _TAPJS_PROCESSINFO_COVERAGE_: '0' }
   const dev = spawn('npm', ['run', 'dev'], {
     cwd: clone,
     // FORCE_COLOR: colours as in a terminal, though this output is a pipe.
