@@ -67,6 +67,7 @@ function stopOnSignals (log: FastifyBaseLogger, stop: () => Promise<void>): () =
     if (err !== undefined) log.error({ err }, 'stopping after an error')
     else log.info({ signal: signal ?? stoppedBy }, 'stopping')
     await stop()
+    log.info('stopped')
   })
   const onSignal = (signal: NodeJS.Signals): void => {
     if (!stopping) {

@@ -25,6 +25,7 @@ t.test('a second SIGINT or SIGTERM during the stop, as npm start forwards a Ctrl
   server.child.kill('SIGTERM')
   t.match(await server.logged('already stopping'), { level: 40, signal: 'SIGTERM' })
   t.same(await server.exited, { code: 0, signal: null }, 'a clean exit')
+  t.equal(server.logs.at(-1)?.msg, 'stopped', 'its last line says it has stopped')
   t.ok(existsSync(journal), 'the views are journaled')
 })
 
