@@ -15,6 +15,7 @@
  * |                                      |             | beyond VISIT_LOG_MAX_ENTRIES, trimmed       |
  * | thead:visitor:<id>                   | hash        | RETENTION_DAYS after the last visit         |
  * | thead:limit:<ip or IPv6 /64>:<min>   | string      | 60 seconds                                  |
+ * | thead:wrong-tokens:<ip or /64>:<min> | string      | 60 seconds                                  |
  * | thead:salt:<YYYY-MM-DD>              | string      | SALT_TTL_SECONDS (two days)                 |
  * | thead:writer:<instance id>           | string      | WRITER_PROGRESS_TTL_SECONDS                 |
  */
@@ -50,6 +51,8 @@ export const keys = {
   visitor: (id: string) => `thead:visitor:${id}`,
   /** The day's salt for cookieless visitor ids (VISITOR_ID_MODE=cookieless). */
   salt: (day: string) => `thead:salt:${day}`,
+  /** Wrong statistics tokens from one client address in one minute, shared by every instance. */
+  wrongTokens: (clientIp: string, minute: number) => `thead:wrong-tokens:${clientIp}:${minute}`,
   /** Views counted from one client address in one minute, for VIEW_LIMIT_PER_IP. */
   viewLimit: (clientIp: string, minute: number) => `thead:limit:${clientIp}:${minute}`,
   /** The highest batch number one app process has applied: what makes a resent batch count once. */

@@ -75,6 +75,12 @@ export class RedisStore implements Store {
     return await answer(trimVisitLog(this.#client, this.#settings.retentionDays, Date.now()))
   }
 
+  async countWrongToken (address: string, minute: number): Promise<number> {
+    const key = keys.wrongTokens(address, minute)
+    const [[, tries]] = await answer(this.#client.multi().incr(key).expire(key, 60).exec()) as [[null, number]]
+    return tries
+  }
+
   /** Every instance uses the first salt any of them set for the day. */
   async daySalt (day: string): Promise<Buffer> {
     const [, [, salt]] = await answer(this.#client.multi()

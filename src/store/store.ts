@@ -34,6 +34,8 @@ export interface Store {
   eraseVisitor: (visitor: string) => Promise<Erasure['erased']>
   /** Drops visitor-log entries past the retention; answers how many went. */
   trimVisitLog: () => Promise<number>
+  /** Counts a wrong statistics token from `address` in `minute`; answers the minute's count so far. */
+  countWrongToken: (address: string, minute: number) => Promise<number>
   /** The salt every instance shares for the day's cookieless visitor ids. */
   daySalt: (day: string) => Promise<Buffer>
   health: () => Promise<StoreHealth>
