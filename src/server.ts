@@ -68,6 +68,9 @@ function stopOnSignals (log: FastifyBaseLogger, stop: () => Promise<void>): () =
     else log.info({ signal: signal ?? stoppedBy }, 'stopping')
     await stop()
     log.info('stopped')
+    // stdout is a pipe under npm and process managers, written asynchronously: the process
+    // exits after this handler, so wait until the last lines are out.
+    await new Promise((resolve) => process.stdout.write('', resolve))
   })
   const onSignal = (signal: NodeJS.Signals): void => {
     if (!stopping) {

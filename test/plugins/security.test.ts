@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { chromium } from 'playwright-core'
 import t from 'tap'
 import { WRONG_TOKENS_PER_MINUTE } from '../../plugins/stats-auth.js'
+import { launchChromium } from '../helpers/browser.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis } from '../helpers/redis.js'
 
@@ -28,8 +28,7 @@ t.test('the ad page passes its CSP in a real browser', async (t) => {
   const redis = await startTestRedis(t)
   const { app } = await build(t, { REDIS_URL: redis.url })
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu'] })
-  t.teardown(() => browser.close())
+  const browser = await launchChromium(t)
   const page = await browser.newPage()
   const violations: string[] = []
   page.on('console', (message) => { if (/Content Security Policy/i.test(message.text())) violations.push(message.text()) })

@@ -1,5 +1,5 @@
-import { chromium } from 'playwright-core'
 import t from 'tap'
+import { launchChromium } from '../helpers/browser.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis } from '../helpers/redis.js'
 
@@ -49,8 +49,7 @@ t.test('in Chromium the pages show their logo and icon with no CSP error, and th
   const redis = await startTestRedis(t)
   const { app } = await build(t, { REDIS_URL: redis.url })
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu'] })
-  t.teardown(() => browser.close())
+  const browser = await launchChromium(t)
   for (const path of PAGES) {
     const page = await browser.newPage()
     // CSP violations and failed loads are both logged as console errors.

@@ -1,19 +1,9 @@
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import type { Test } from 'tap'
 
 /** What the dashboard tests share: Chromium, a logged-in dashboard page, and reading it. */
 
 export const TOKEN = 'dashboard-test-token-0123456789'
-
-/** Chromium for one test file, closed when the file's tests are done. */
-export async function launchChromium (t: Test): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--disable-sync', '--no-first-run']
-  })
-  t.teardown(() => browser.close())
-  return browser
-}
 
 export const dayBefore = (day: string, count: number): string => new Date(Date.parse(`${day}T00:00:00Z`) - count * 86400_000).toISOString().slice(0, 10)
 export const digits = (text: string | null): number => Number((text ?? '').replace(/[^\d]/g, ''))

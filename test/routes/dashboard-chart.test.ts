@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify'
 import type { Page } from 'playwright-core'
 import t, { type Test } from 'tap'
 import { dayIn } from '../../src/calendar.js'
+import { launchChromium } from '../helpers/browser.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis } from '../helpers/redis.js'
-import { dayBefore, launchChromium, legendNow, openDashboard, showRange, TOKEN } from './dashboard-browser.js'
+import { dayBefore, legendNow, openDashboard, showRange, TOKEN } from './dashboard-browser.js'
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
 const VIEWS = [37, 99, 235]

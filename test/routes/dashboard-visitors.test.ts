@@ -2,9 +2,10 @@ import type { Redis } from 'ioredis'
 import type { Page } from 'playwright-core'
 import t from 'tap'
 import { dayBounds, dayIn } from '../../src/calendar.js'
+import { launchChromium } from '../helpers/browser.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis } from '../helpers/redis.js'
-import { dayBefore, launchChromium, openDashboard, showRange, tableText, TOKEN } from './dashboard-browser.js'
+import { dayBefore, openDashboard, showRange, tableText, TOKEN } from './dashboard-browser.js'
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
 /** A browser's user agent with `mark` on the end, to tell the visits apart; crawlers are not logged. */

@@ -3,9 +3,10 @@ import t from 'tap'
 import { dayIn } from '../../src/calendar.js'
 import type { LoggedVisit, RangeStats } from '../../src/schemas.js'
 import { VisitorTokens } from '../../src/visitor-tokens.js'
+import { launchChromium } from '../helpers/browser.js'
 import { build, TEST_COOKIE_SECRET } from '../helpers/build.js'
 import { startTestRedis } from '../helpers/redis.js'
-import { dayBefore, digits, launchChromium, legendNow, openDashboard, tableText, TOKEN } from './dashboard-browser.js'
+import { dayBefore, digits, legendNow, openDashboard, tableText, TOKEN } from './dashboard-browser.js'
 
 const BASIC = `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}`
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'

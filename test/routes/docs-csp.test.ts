@@ -1,5 +1,5 @@
-import { chromium } from 'playwright-core'
 import t from 'tap'
+import { launchChromium } from '../helpers/browser.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis } from '../helpers/redis.js'
 
@@ -7,8 +7,7 @@ t.test('the API docs render in a real browser without breaking their CSP', async
   const redis = await startTestRedis(t)
   const { app } = await build(t, { REDIS_URL: redis.url })
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu'] })
-  t.teardown(() => browser.close())
+  const browser = await launchChromium(t)
   const page = await browser.newPage()
   const problems: string[] = []
   page.on('pageerror', (error) => problems.push(error.message))
