@@ -7,6 +7,7 @@ import { projectRoot } from '../src/config.js'
 import { memoize } from '../src/memo.js'
 import type { PageConfig } from '../src/pages.js'
 import { limitedAddress, loggedIp, loggedReferrer, loggedUserAgent } from '../src/privacy.js'
+import { externalReferrer } from '../src/referrers.js'
 
 /** isbot tries a long pattern on every call; the same few user agents make most views. */
 const isBotAgent = memoize(isbot, { capacity: 1000, maxKeyLength: 512 })
@@ -74,7 +75,8 @@ const adPageRoutes: FastifyPluginAsync = async (fastify) => {
           time,
           ip: loggedIp(clientIp, config.logFullIp),
           userAgent: loggedUserAgent(request.headers['user-agent']),
-          referrer: loggedReferrer(request.headers.referer)
+          // A visitor going from one of thead's pages to another was referred by nobody.
+          referrer: externalReferrer(loggedReferrer(request.headers.referer), request.host, config.selfOrigins)
         }
       : { visitor: '', time, ip: '', userAgent: '', referrer: '' }
     return await fastify.viewRecorder.record({ page: page.name, day, kind, clientIp: limitedAddress(clientIp), visit })

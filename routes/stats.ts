@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { addDays, daysBetween } from '../src/calendar.js'
 import { HttpError } from '../src/errors.js'
+import { referrersAsRead } from '../src/referrers.js'
 import { calendarDay, keptDays, pageNamed } from '../src/requests.js'
 import { DayNumbers, DayOrToday, DayStats, errorResponses, PageQuery, RangeQuery, RangeStats } from '../src/schemas.js'
 
@@ -42,7 +43,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const days = daysBetween(from, to)
     if (days.length > MAX_RANGE_DAYS) throw new HttpError(400, `A range may span ${MAX_RANGE_DAYS} days at most`)
     const range = await store.readRange(page.name, days, keptDays(config))
-    return { page: page.name, from, to, ...range.totals, uniques: range.uniques, days: range.days, referrers: range.referrers }
+    return { page: page.name, from, to, ...range.totals, uniques: range.uniques, days: range.days, ...referrersAsRead(range.referrers, request.host, config.selfOrigins) }
   })
 }
 

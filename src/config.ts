@@ -45,7 +45,8 @@ const EnvSchema = Type.Object({
   PAGE_COUNT_WAIT_MS: Type.Integer({ minimum: 0, maximum: 5000, default: 250 }),
   SPOOL_LIMIT: Type.Integer({ minimum: 1, default: 100000 }),
   SPOOL_JOURNAL: Type.String({ minLength: 1, default: 'var/spool.journal' }),
-  RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 400 })
+  RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 400 }),
+  SELF_ORIGINS: Type.String({ default: '' })
 })
 
 type Env = Static<typeof EnvSchema>
@@ -82,6 +83,8 @@ export interface Config {
   spoolLimit: number
   spoolJournal: string
   retentionDays: number
+  /** Origins whose pages are thead's own besides the host a request names: views from them have no referrer. */
+  selfOrigins: string[]
 }
 
 export type RedisConfig = {
@@ -168,7 +171,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     pageCountWaitMs: parsed.PAGE_COUNT_WAIT_MS,
     spoolLimit: parsed.SPOOL_LIMIT,
     spoolJournal: parsed.SPOOL_JOURNAL,
-    retentionDays: parsed.RETENTION_DAYS
+    retentionDays: parsed.RETENTION_DAYS,
+    selfOrigins: parseOrigins(parsed.SELF_ORIGINS)
   }
 }
 
@@ -209,6 +213,19 @@ function parseTrustProxy (value: string): Config['trustProxy'] {
   // Given the list, Fastify would parse every address of every request again; a few proxies
   // and clients make most requests, so the answers are remembered.
   return memoize((address) => isProxy(address, 0), { capacity: 10_000, maxKeyLength: 64 })
+}
+
+/** Comma-separated origins (`https://example.com`), as the origin of a URL reads them. */
+function parseOrigins (value: string): string[] {
+  return value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '').map((entry) => {
+    // URL drops tabs and line breaks inside a URL, so they are refused here: they are typos.
+    const url = URL.canParse(entry) && !/[\s\p{Cc}]/u.test(entry) ? new URL(entry) : undefined
+    // An origin is all a referrer is compared by: a path, a query or a user would never match.
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.href !== `${url.origin}/`) {
+      throw new ConfigError(`invalid configuration: SELF_ORIGINS: ${JSON.stringify(entry)} is not an origin such as https://example.com`)
+    }
+    return url.origin
+  })
 }
 
 function parseHostPort (entry: string): { host: string, port: number } {

@@ -52,6 +52,12 @@ export const RangeQuery = Type.Object({
 export const Referrer = Type.Object({ referrer: Type.String(), views: Type.Integer() })
 export type Referrer = Static<typeof Referrer>
 
+export const ReferrerSite = Type.Object({
+  site: Type.String({ description: 'An origin: scheme, host and port' }),
+  views: Type.Integer({ minimum: 0, description: 'Human views referred by the site\'s pages among the top referrers' })
+})
+export type ReferrerSite = Static<typeof ReferrerSite>
+
 export const RangeStats = Type.Object({
   page: Type.String(),
   from: Type.String(),
@@ -59,7 +65,8 @@ export const RangeStats = Type.Object({
   ...dayCounts,
   uniques: Type.Integer({ minimum: 0, description: 'Distinct visitors over the whole range: a union, not a sum of days' }),
   days: Type.Array(DayNumbers),
-  referrers: Type.Array(Referrer, { description: 'Top referrers over the range' })
+  referrers: Type.Array(Referrer, { description: 'The top referring pages (origin and path) over the range, most views first; thead\'s own pages are not among them' }),
+  referrerSites: Type.Array(ReferrerSite, { description: 'The top referrers summed by site, most views first' })
 }, { description: 'The page\'s numbers over the range, and per day' })
 export type RangeStats = Static<typeof RangeStats>
 

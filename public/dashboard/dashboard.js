@@ -30,6 +30,8 @@ let chart = null
 let visitsShown = { page: '', day: '', next: null }
 /** Counts the requests for visits, so an answer to an earlier one is not shown over a later one. */
 let visitsAsked = 0
+/** The range's top referrers by site and by page, as { label, views }, and which of the two is shown (sites unless asked). */
+let referrersShown = { by: 'site', site: [], page: [] }
 
 /** The JSON an endpoint answers; its error message when it answers an error. */
 async function getJson (url) {
@@ -142,23 +144,28 @@ function showMix (stats) {
   setText('mix-returning', people === 0 ? '0' : `${numberFormat.format(stats.returning)} · ${100 - share(stats.new)} %`)
 }
 
-function showReferrers (referrers) {
+/** The range's referrers as the toggle asks: summed by site, or page by page. */
+function showReferrers () {
+  const { by } = referrersShown
+  const referrers = referrersShown[by]
+  for (const button of document.querySelectorAll('#referrers-by button')) button.setAttribute('aria-pressed', String(button.dataset.by === by))
+  setText('referrers-kind', by === 'site' ? 'Site' : 'Page')
   const body = document.querySelector('#referrers tbody')
   if (referrers.length === 0) {
     body.replaceChildren(emptyRow(2, 'No referrers in this range'))
     return
   }
   const most = referrers[0].views
-  body.replaceChildren(...referrers.map(({ referrer, views }) => {
+  body.replaceChildren(...referrers.map(({ label, views }) => {
     const bar = document.createElement('span')
     bar.className = 'share'
     bar.style.width = `${Math.round((views / most) * 100)}%`
-    const label = document.createElement('span')
-    label.className = 'label'
-    label.textContent = referrer
+    const name = document.createElement('span')
+    name.className = 'label'
+    name.textContent = label
     const source = cell('', 'source')
-    source.title = referrer
-    source.append(bar, label)
+    source.title = label
+    source.append(bar, name)
     return row(source, cell(numberFormat.format(views)))
   }))
 }
@@ -177,7 +184,12 @@ async function showRange () {
     drawChart(stats.days)
     showDays(stats.days)
     showMix(stats)
-    showReferrers(stats.referrers)
+    referrersShown = {
+      by: referrersShown.by,
+      site: stats.referrerSites.map(({ site, views }) => ({ label: site, views })),
+      page: stats.referrers.map(({ referrer, views }) => ({ label: referrer, views }))
+    }
+    showReferrers()
   } catch (error) {
     showError(error)
   }
@@ -258,6 +270,12 @@ async function start () {
   })
   form.elements.page.addEventListener('change', () => showAll())
   document.getElementById('more-visits').addEventListener('click', () => showVisits(true))
+  for (const button of document.querySelectorAll('#referrers-by button')) {
+    button.addEventListener('click', () => {
+      referrersShown.by = button.dataset.by
+      showReferrers()
+    })
+  }
   new ResizeObserver(() => chart?.setSize({ width: chartBox.clientWidth, height: CHART_HEIGHT })).observe(chartBox)
   await showAll()
 }

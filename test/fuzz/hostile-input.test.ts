@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
+import { ConfigError, loadConfig } from '../../src/config.js'
 import { ROLLUP_SPANS } from '../../src/store/keys.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis } from '../helpers/redis.js'
@@ -78,4 +79,19 @@ t.test('the page always answers 200 to hostile headers, and the key count stays 
   t.ok(keys.length <= bound, `${keys.length} keys after 300 hostile views from one address (bound ${bound})`)
   t.same(keys.filter((key) => !/^(page:index:|thead:(visits|writer:|limit:203\.0\.113\.50:|visitor:))/.test(key)), [], 'no key named by input')
   t.ok(await redis.client.zcard(keys.find((key) => key.includes(':referrers:')) ?? 'none') <= 100, 'referrers stay bounded')
+})
+
+t.test('a hostile SELF_ORIGINS is refused in one line naming it, or read as http(s) origins', async (t) => {
+  const origins = fc.array(fc.oneof(hostile, fc.webUrl(), fc.webUrl().map((url) => new URL(url).origin)), { maxLength: 4 }).map((entries) => entries.join(','))
+  fc.assert(fc.property(origins, (value) => {
+    let selfOrigins: string[]
+    try {
+      selfOrigins = loadConfig({ SELF_ORIGINS: value }).selfOrigins
+    } catch (error) {
+      if (!(error instanceof ConfigError) || !/^invalid configuration: SELF_ORIGINS: "[^\n\r]*" is not an origin such as https:\/\/example\.com$/.test(error.message)) throw error
+      return
+    }
+    for (const origin of selfOrigins) if (!/^https?:\/\/[^/?#@\s]+$/.test(origin) || new URL(origin).origin !== origin) throw new Error(`${JSON.stringify(value)} read as ${origin}`)
+  }), { numRuns: 1000 })
+  t.pass('1000 hostile values')
 })

@@ -82,7 +82,7 @@ t.test('the dashboard shows the real counts, and uPlot draws them', async (t) =>
   t.same(totals, { views: stats.views, uniques: stats.uniques, new: stats.new, returning: stats.returning, bots: stats.bots }, 'the totals are the API\'s, with the true uniques')
   t.equal(await page.textContent('#mix-new'), '5 · 83 %')
   t.equal(await page.textContent('#mix-returning'), '1 · 17 %')
-  t.same(await tableText(page, '#referrers'), stats.referrers.map(({ referrer, views }) => [referrer, String(views)]))
+  t.same(await tableText(page, '#referrers'), stats.referrerSites.map(({ site, views }) => [site, String(views)]), 'the referrers by site, as the API sums them')
 
   t.same(await tableText(page, '#days'), stats.days.map((day) => [day.day, day.views, day.uniques, day.new, day.returning, day.bots].map(String)), 'the numbers per day are the API\'s')
   const legend = await chartLegendByDay(page, stats.days.length)

@@ -41,7 +41,8 @@ t.test('a range answers per-day numbers and the true union of uniques', async (t
       { day: '2026-03-01', views: 2, uniques: 2, new: 2, returning: 0, bots: 0, limited: 0 },
       { day: '2026-03-02', views: 3, uniques: 2, new: 1, returning: 1, bots: 1, limited: 0 }
     ],
-    referrers: [{ referrer: 'https://a.example/x', views: 3 }, { referrer: 'https://b.example/', views: 1 }]
+    referrers: [{ referrer: 'https://a.example/x', views: 3 }, { referrer: 'https://b.example/', views: 1 }],
+    referrerSites: [{ site: 'https://a.example', views: 3 }, { site: 'https://b.example', views: 1 }]
   })
 })
 

@@ -208,3 +208,24 @@ t.test('the project root is the project\'s even when it is checked out under a d
   const copy = await import(pathToFileURL(join(root, 'src', 'config.ts')).href) as { projectRoot: string }
   t.equal(copy.projectRoot, `${root}/`)
 })
+
+t.test('SELF_ORIGINS lists the operator\'s own sites as origins, read as a referrer\'s origin reads', async (t) => {
+  t.same(loadConfig({}).selfOrigins, [], 'none by default')
+  t.same(loadConfig({ SELF_ORIGINS: '' }).selfOrigins, [], 'set empty: none')
+  t.same(loadConfig({ SELF_ORIGINS: 'https://www.example.com, HTTP://Blog.Example.COM:80/,http://example.com:8080,' }).selfOrigins,
+    ['https://www.example.com', 'http://blog.example.com', 'http://example.com:8080'], 'spaces, a trailing slash or comma, letter case and default ports as a browser sends them')
+  const bad: Record<string, string> = {
+    'a host without a scheme': 'www.example.com',
+    'a scheme other than http(s)': 'ftp://example.com',
+    'a path': 'https://example.com/blog',
+    'a query': 'https://example.com?from=x',
+    'a user': 'https://user@example.com',
+    'a line break': 'https://example.com,https://a\nb.example'
+  }
+  for (const [name, value] of Object.entries(bad)) {
+    const error = refusal({ SELF_ORIGINS: value })
+    t.ok(error instanceof ConfigError, `${name} is refused`)
+    t.match(error?.message, /^invalid configuration: SELF_ORIGINS: ".*" is not an origin such as https:\/\/example\.com$/, `${name}: one line naming the variable`)
+  }
+  t.match(refusal({ SELF_ORIGINS: 'https://ok.example,ftp://bad.example' })?.message, /"ftp:\/\/bad\.example"/, 'the bad origin is named')
+})
