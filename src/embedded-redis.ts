@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
+import { InstanceLockError, takeInstanceLock, type InstanceLock } from './instance-lock.js'
 import { isListening, RedisServerMissingError, startRedisProcess, type RedisProcess } from './redis-process.js'
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
@@ -20,14 +21,21 @@ export async function startEmbeddedRedisIfAbsent (redisUrl: string, dataDir: str
   if (!LOOPBACK.has(host) || await isListening(host, port)) return null
   const dir = resolve(dataDir)
   mkdirSync(dir, { recursive: true })
+  let lock: InstanceLock | undefined
   try {
-    return await startRedisProcess({
+    // Two servers on one folder would overwrite each other's append-only file.
+    lock = takeInstanceLock(join(dir, 'thead.lock'), `EMBEDDED_REDIS_DIR ${dir}`, 'set EMBEDDED_REDIS_DIR to another folder for this one')
+    const server = await startRedisProcess({
       port,
       host: host === 'localhost' ? '127.0.0.1' : host,
       dir,
       args: ['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']
     })
+    const { release } = lock
+    return { ...server, stop: async (signal) => { await server.stop(signal); release() } }
   } catch (error) {
+    lock?.release()
+    if (error instanceof InstanceLockError) throw new EmbeddedRedisError(error.message)
     if (error instanceof RedisServerMissingError) {
       throw new EmbeddedRedisError(`nothing answers at ${url.protocol}//${url.host} and redis-server is not installed: install the Debian package redis-server (apt-get install redis-server), or set REDIS_URL to a running Redis`)
     }

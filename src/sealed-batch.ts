@@ -23,16 +23,29 @@ export interface SealedBatch {
   views: number
   /** Set once the batch was written but not yet held by enough replicas. */
   heldForReplicas?: boolean
-  /** True for a batch of an earlier process's journal. */
-  replayed?: boolean
   /** True while it is on its way to Redis. */
   sending?: boolean
 }
 
 /** `taken` views as the writer's batch number `seq`: one group per page and day, in order. */
 export function sealBatch (taken: Array<{ view: View, waiter: Waiter }>, writerId: string, seq: number): SealedBatch {
+  const entries = groupByPageAndDay(taken.map(({ view }) => view), taken.map(({ waiter }) => waiter))
+  return {
+    batch: { writerId, seq, groups: entries.map((entry) => entry.group) },
+    waiters: entries.map((entry) => entry.waiters),
+    views: taken.length
+  }
+}
+
+/** `views` as the writer's batch number `seq`, grouped as sealBatch groups them. */
+export function batchOf (views: View[], writerId: string, seq: number): ViewBatch {
+  return { writerId, seq, groups: groupByPageAndDay(views, []).map((entry) => entry.group) }
+}
+
+/** One group per page and day, in order of first view, with the waiters of its views (when given). */
+function groupByPageAndDay (views: View[], waiters: Waiter[]): Array<{ group: ViewGroup, waiters: Waiter[] }> {
   const groups = new Map<string, { group: ViewGroup, waiters: Waiter[] }>()
-  for (const { view, waiter } of taken) {
+  views.forEach((view, index) => {
     const name = `${view.page}\n${view.day}`
     let entry = groups.get(name)
     if (entry === undefined) {
@@ -40,14 +53,9 @@ export function sealBatch (taken: Array<{ view: View, waiter: Waiter }>, writerI
       groups.set(name, entry)
     }
     entry.group.views.push({ kind: view.kind, clientIp: view.clientIp, visit: view.visit })
-    entry.waiters.push(waiter)
-  }
-  const entries = [...groups.values()]
-  return {
-    batch: { writerId, seq, groups: entries.map((entry) => entry.group) },
-    waiters: entries.map((entry) => entry.waiters),
-    views: taken.length
-  }
+    if (index < waiters.length) entry.waiters.push(waiters[index] as Waiter)
+  })
+  return [...groups.values()]
 }
 
 /** Releases every page waiting on `sealed`, with `counts`. */

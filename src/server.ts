@@ -56,7 +56,7 @@ async function main (): Promise<void> {
  * Stops gracefully on SIGINT or SIGTERM (and on an uncaught error): the spool is written out, or
  * journaled. A terminal's Ctrl-C reaches every process of its group, and `npm start` forwards it
  * too, so one Ctrl-C arrives twice: a signal during the stop is logged and ignored, the next one
- * exits at once, as does a SIGQUIT (Ctrl-\) then, and views still in the spool are lost.
+ * exits at once, as does a SIGQUIT (Ctrl-\) then; the views not yet written stay in the journal.
  */
 function stopOnSignals (log: FastifyBaseLogger, stop: () => Promise<void>): () => void {
   let stopping = false
@@ -77,9 +77,9 @@ function stopOnSignals (log: FastifyBaseLogger, stop: () => Promise<void>): () =
       stoppedBy = signal
       closer.close()
     } else if (++repeats === 1) {
-      log.warn({ signal }, 'already stopping: the spool is being written out; send it again to exit at once, losing the views not yet written')
+      log.warn({ signal }, 'already stopping: the spool is being written out; send it again to exit at once, leaving the views not yet written in the journal for the next start')
     } else {
-      log.error({ signal }, 'exiting at once: views not yet written are lost')
+      log.error({ signal }, 'exiting at once: views not yet written stay in the journal for the next start')
       process.exit(1)
     }
   }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { sealBatch, settle, type DayCounts, type SealedBatch, type View, type Waiter } from './sealed-batch.js'
+import type { SpoolJournal, SpoolLeftOver } from './spool-journal.js'
 import { MAX_VIEWS_PER_BATCH } from './store/keys.js'
-import type { GroupCounts, ViewBatch } from './store/record-views.js'
+import type { GroupCounts } from './store/record-views.js'
 import type { Store } from './store/store.js'
 
 export interface ViewRecorderOptions {
@@ -14,10 +15,10 @@ export interface ViewRecorderOptions {
   pageCountWaitMs: number
   /** Views held in memory at most; past it new views are dropped and counted. */
   spoolLimit: number
-  /** Batches left over by an earlier process (its journal), written before any new view. */
-  replay?: ViewBatch[]
-  /** Called once every batch of `replay` is confirmed, unless the recorder was closed first. */
-  onReplayed?: () => void
+  /** Where every view held is kept on disk until Redis has it. */
+  journal: SpoolJournal
+  /** What an earlier process left in the journal, written before any new view. */
+  leftOver?: SpoolLeftOver
 }
 
 const RETRY_DELAY_MIN_MS = 25
@@ -42,6 +43,11 @@ export class ViewRecorder {
   written = 0
   #seq = 0
   #pending: Array<{ view: View, waiter: Waiter }> = []
+  /** How many of the pending views, from the oldest, are in the journal. */
+  #journaled = 0
+  #journalScheduled = false
+  /** Pages to serve without their numbers once their views are in the journal. */
+  #answerOnceJournaled: Array<() => void> = []
   #sealed: SealedBatch[]
   #inFlight = 0
   #scheduled = false
@@ -52,21 +58,23 @@ export class ViewRecorder {
   #failing = false
   #closed = false
   #idle: Array<() => void> = []
-  #onReplayed: (() => void) | undefined
   #stopWatchingReady: () => void
   readonly #options: ViewRecorderOptions
 
   constructor (options: ViewRecorderOptions) {
     this.#options = options
-    this.#sealed = (options.replay ?? []).map((batch) => ({
+    const { batches = [], views = [] } = options.leftOver ?? {}
+    this.#sealed = batches.map((batch) => ({
       batch,
       waiters: batch.groups.map(() => []),
-      views: batch.groups.reduce((sum, group) => sum + group.views.length, 0),
-      replayed: true
+      views: batch.groups.reduce((sum, group) => sum + group.views.length, 0)
     }))
-    this.#onReplayed = options.onReplayed
+    // Never sent: they go in this writer's batches, and are in the journal already.
+    this.#pending = views.map((view) => ({ view, waiter: () => {} }))
+    this.#journaled = views.length
     this.#stopWatchingReady = options.store.onReady(this.#onReady)
-    this.#schedule()
+    // What was left over waits for the connection rather than failing (and warning) before it.
+    if (options.store.ready) this.#schedule()
   }
 
   /** Batches on their way to Redis now. */
@@ -92,7 +100,10 @@ export class ViewRecorder {
     }
     return new Promise((resolve) => {
       // The page waits for its numbers only so long, whatever Redis is doing.
-      const deadline = setTimeout(resolve, this.#options.pageCountWaitMs, null)
+      const deadline = setTimeout(() => {
+        this.#journalPending()
+        resolve(null)
+      }, this.#options.pageCountWaitMs)
       this.#pending.push({
         view,
         waiter: (counts) => {
@@ -100,8 +111,9 @@ export class ViewRecorder {
           resolve(counts)
         }
       })
-      // While Redis is away the page is served at once; the view waits in the spool.
-      if (this.#lastWriteFailed || !this.#options.store.ready) resolve(null)
+      // While Redis is away the page is served at once, as soon as its view is on disk.
+      if (this.#lastWriteFailed || !this.#options.store.ready) this.#answerOnceJournaled.push(() => resolve(null))
+      this.#journalSoon()
       this.#schedule()
     })
   }
@@ -117,16 +129,37 @@ export class ViewRecorder {
     clearTimeout(timer)
   }
 
-  /** Stops taking views and hands back every batch not yet confirmed, for the journal. */
-  close (): ViewBatch[] {
+  /**
+   * Stops taking views and hands back every one not yet confirmed, for the journal to keep. A
+   * batch still on its way is among them: if Redis takes it after this, the next start sends it
+   * again and its writer id and number make it count once.
+   */
+  close (): SpoolLeftOver {
     this.#closed = true
-    // A batch still on its way may be confirmed after this; its journal is then being rewritten.
-    this.#onReplayed = undefined
     clearTimeout(this.#retryTimer)
     this.#stopWatchingReady()
-    while (this.#pending.length > 0) this.#sealed.push(this.#seal())
     for (const sealed of this.#sealed) settle(sealed, null)
-    return this.#sealed.map((sealed) => sealed.batch)
+    for (const { waiter } of this.#pending) waiter(null)
+    return { batches: this.#sealed.map((sealed) => sealed.batch), views: this.#pending.map(({ view }) => view) }
+  }
+
+  /** Appends the views taken since the last append, in one write, then serves the pages waiting for that. */
+  #journalPending (): void {
+    // Once closed, the journal is left with every view held (see close).
+    if (this.#journaled < this.#pending.length && !this.#closed) {
+      this.#options.journal.take(this.#pending.slice(this.#journaled).map(({ view }) => view))
+      this.#journaled = this.#pending.length
+    }
+    for (const answer of this.#answerOnceJournaled.splice(0)) answer()
+  }
+
+  #journalSoon (): void {
+    if (this.#journalScheduled) return
+    this.#journalScheduled = true
+    setImmediate(() => {
+      this.#journalScheduled = false
+      this.#journalPending()
+    })
   }
 
   readonly #onReady = (): void => {
@@ -174,7 +207,8 @@ export class ViewRecorder {
         this.#retryDelayMs = RETRY_DELAY_MIN_MS
         this.#sealed.splice(this.#sealed.indexOf(head), 1)
         this.written += head.views
-        if (head.replayed === true && !this.#sealed.some((held) => held.replayed === true)) this.#onReplayed?.()
+        this.#options.journal.written(head.batch.writerId, head.batch.seq)
+        if (this.#options.journal.wantsRewrite) this.#options.journal.rewrite(this.#sealed.map((held) => held.batch), this.#pending.slice(0, this.#journaled).map(({ view }) => view))
       } else {
         // Once per batch: a replica may be away for a while, and each retry would say the same.
         if (!head.heldForReplicas) this.#options.log.warn({ seq: head.batch.seq, replicas: this.#options.waitReplicas }, 'batch written but not yet replicated: it stays in the spool')
@@ -219,7 +253,11 @@ export class ViewRecorder {
   }
 
   #seal (): SealedBatch {
+    this.#journalPending()
     this.#seq += 1
-    return sealBatch(this.#pending.splice(0, MAX_VIEWS_PER_BATCH), this.writerId, this.#seq)
+    const taken = this.#pending.splice(0, MAX_VIEWS_PER_BATCH)
+    this.#journaled -= taken.length
+    this.#options.journal.sealed(this.writerId, this.#seq, taken.length)
+    return sealBatch(taken, this.writerId, this.#seq)
   }
 }

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
+import { readJournal } from '../../src/spool-journal.js'
 
 /** A Redis client for the test's own checks, that never retries, closed on teardown. */
 export function redisClient (t: Test, where: number | string): Redis {
@@ -21,4 +22,10 @@ export function withPath (t: Test, path: string | undefined): void {
   if (path === undefined) delete process.env.PATH
   else process.env.PATH = path
   t.teardown(() => { process.env.PATH = saved })
+}
+
+/** How many views the spool journal at `path` holds, in batches or not yet. */
+export function journaledViews (path: string): number {
+  const { batches, views } = readJournal(path)
+  return views.length + batches.reduce((sum, batch) => sum + batch.groups.reduce((inBatch, group) => inBatch + group.views.length, 0), 0)
 }

@@ -1,67 +1,163 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import type { ViewBatch } from '../../src/store/record-views.js'
-import { readJournal, writeJournal } from '../../src/spool-journal.js'
+import type { View } from '../../src/sealed-batch.js'
+import { readJournal, SpoolJournal } from '../../src/spool-journal.js'
 
-function batch (seq: number, visitor: string, clientIp = '203.0.113.9'): ViewBatch {
+function viewBy (visitor: string, page = 'index'): View {
+  return { page, day: '2026-03-01', kind: 'person', clientIp: '203.0.113.9', visit: { visitor, time: 1772323200000, ip: '203.0.113.0', userAgent: 'Firefox "quoted"\nnewline', referrer: 'https://r.example/' } }
+}
+
+/** A view as the journal gives it back: its full client address is not kept. */
+function journaled (visitor: string, page = 'index'): View {
+  return { ...viewBy(visitor, page), clientIp: '' }
+}
+
+function visitorsIn (path: string): { batches: Array<[seq: number, visitors: string[]]>, views: string[] } {
+  const { batches, views } = readJournal(path)
   return {
-    writerId: 'a1b2c3',
-    seq,
-    groups: [{ page: 'index', day: '2026-03-01', views: [{ kind: 'person', clientIp, visit: { visitor, time: 1772323200000 + seq, ip: '203.0.113.0', userAgent: 'Firefox "quoted"\nnewline', referrer: 'https://r.example/' } }] }]
+    batches: batches.map((batch) => [batch.seq, batch.groups.flatMap((group) => group.views.map((view) => view.visit.visitor))]),
+    views: views.map((view) => view.visit.visitor)
   }
 }
 
-/** A batch as the journal gives it back: its views' full client addresses are not kept. */
-function journaled (seq: number, visitor: string): ViewBatch {
-  return batch(seq, visitor, '')
-}
-
-t.test('no journal means nothing to replay', async (t) => {
-  t.same(readJournal(join(t.testdir(), 'spool.journal')), [])
-})
-
-t.test('batches come back as they were written, in order, with writer id and number', async (t) => {
-  const path = join(t.testdir(), 'spool.journal')
-  const batches = [batch(7, 'alice'), batch(8, 'bob')]
-  writeJournal(path, batches)
-  t.same(readJournal(path), [journaled(7, 'alice'), journaled(8, 'bob')])
-  t.equal(readFileSync(path, 'utf8').split('\n').length, 3, 'one line per batch, newline-terminated')
-})
-
-t.test('the journal holds no full client address, and only its owner may read it', async (t) => {
-  const path = join(t.testdir(), 'spool.journal')
-  writeJournal(path, [batch(1, 'alice')])
-  t.notMatch(readFileSync(path, 'utf8'), '203.0.113.9', 'the address, kept for the rate limit only, stays in memory')
-  t.match(readFileSync(path, 'utf8'), '203.0.113.0', 'the address as the visitor log keeps it is still there')
-  t.equal(statSync(path).mode & 0o777, 0o600)
-})
-
-t.test('writing replaces the journal, leaving no temporary file', async (t) => {
+t.test('no journal means nothing left over; a start with nothing to keep leaves no file behind', async (t) => {
   const dir = t.testdir()
   const path = join(dir, 'spool.journal')
-  writeJournal(path, [batch(1, 'alice'), batch(2, 'bob')])
-  writeJournal(path, [batch(3, 'carol')])
-  t.same(readJournal(path), [journaled(3, 'carol')])
-  t.same(readdirSync(dir), ['spool.journal'])
+  const { journal, leftOver } = SpoolJournal.open(path)
+  t.same(leftOver, { batches: [], views: [] })
+  t.equal(statSync(path).mode & 0o777, 0o600, 'only its owner may read it')
+  journal.close([], [])
+  t.same(readdirSync(dir), [], 'neither the journal nor its lock')
 })
 
-t.test('an empty spool removes the journal, so it is not replayed twice', async (t) => {
+t.test('a killed process leaves every view it took and every batch not written, each batch with its writer id and number', async (t) => {
   const path = join(t.testdir(), 'spool.journal')
-  writeJournal(path, [batch(1, 'alice')])
-  writeJournal(path, [])
-  t.notOk(existsSync(path))
-  t.doesNotThrow(() => writeJournal(path, []), 'nor is a missing journal an error')
+  const { journal } = SpoolJournal.open(path)
+  journal.take([viewBy('alice'), viewBy('bob', 'promo')])
+  journal.sealed('writer-1', 1, 2)
+  journal.take([viewBy('carol')])
+  journal.sealed('writer-1', 2, 1)
+  journal.take([viewBy('dave'), viewBy('erin')])
+  journal.written('writer-1', 1)
+  // No close: the process is gone.
+  t.same(visitorsIn(path), { batches: [[2, ['carol']]], views: ['dave', 'erin'] })
+  const { batches, views } = readJournal(path)
+  t.same(batches[0], { writerId: 'writer-1', seq: 2, groups: [{ page: 'index', day: '2026-03-01', views: [{ kind: 'person', clientIp: '', visit: journaled('carol').visit }] }] })
+  t.same(views, [journaled('dave'), journaled('erin')], 'views come back whole, without the full client address')
+  t.notMatch(readFileSync(path, 'utf8'), '203.0.113.9', 'the address, kept for the rate limit only, stays in memory')
+})
+
+t.test('the next start takes over a killed process\'s journal and lock, and writes what it left as its own file', async (t) => {
+  const path = join(t.testdir(), 'spool.journal')
+  const first = SpoolJournal.open(path).journal
+  first.take([viewBy('alice'), viewBy('bob')])
+  first.sealed('writer-1', 7, 1)
+  const dead = spawnSync(process.execPath, ['-e', '']).pid as number
+  writeFileSync(`${path}.lock`, `${dead}\n`)
+  const { journal, leftOver } = SpoolJournal.open(path)
+  t.same(leftOver.batches.map((batch) => batch.seq), [7])
+  t.same(leftOver.views.map((view) => view.visit.visitor), ['bob'])
+  t.equal(readFileSync(`${path}.lock`, 'utf8'), `${process.pid}\n`, 'the lock is this process\'s now')
+  journal.written('writer-1', 7)
+  t.same(visitorsIn(path), { batches: [], views: ['bob'] }, 'the rewritten file goes on as a journal')
+  journal.close([], leftOver.views)
+  t.same(visitorsIn(path), { batches: [], views: ['bob'] }, 'a close keeps what is still held')
+  t.notOk(existsSync(`${path}.lock`))
+})
+
+t.test('a journal in use by a running service is refused in one line naming SPOOL_JOURNAL', async (t) => {
+  const path = join(t.testdir(), 'spool.journal')
+  writeFileSync(`${path}.lock`, `${process.ppid}\n`)
+  t.throws(() => SpoolJournal.open(path), { message: `another thead (pid ${process.ppid}) uses SPOOL_JOURNAL ${path}: stop it, or set SPOOL_JOURNAL to another file for this one` })
+  t.equal(readFileSync(`${path}.lock`, 'utf8'), `${process.ppid}\n`, 'its lock is left alone')
+})
+
+t.test('with nothing held the file starts over, so it does not grow under steady traffic', async (t) => {
+  const path = join(t.testdir(), 'spool.journal')
+  const { journal } = SpoolJournal.open(path)
+  for (let seq = 1; seq <= 100; seq += 1) {
+    journal.take([viewBy(`visitor-${seq}`)])
+    journal.sealed('writer-1', seq, 1)
+    journal.written('writer-1', seq)
+  }
+  t.equal(statSync(path).size, 0)
+  journal.take([viewBy('last')])
+  t.same(visitorsIn(path), { batches: [], views: ['last'] })
+})
+
+t.test('a journal grown well past what it holds asks to be rewritten, and the rewrite keeps just that', async (t) => {
+  const path = join(t.testdir(), 'spool.journal')
+  const { journal } = SpoolJournal.open(path)
+  // An old batch stays unconfirmed (a replica away, say) while thousands go by.
+  journal.take([viewBy('stuck')])
+  journal.sealed('writer-1', 1, 1)
+  const hundred = Array.from({ length: 100 }, (_, index) => viewBy(`visitor-${index}`))
+  let seq = 1
+  while (!journal.wantsRewrite) {
+    seq += 1
+    journal.take(hundred)
+    journal.sealed('writer-1', seq, 100)
+    journal.written('writer-1', seq)
+  }
+  t.ok(statSync(path).size > 8 * 1024 * 1024, `grown to ${statSync(path).size} bytes`)
+  const stuck = readJournal(path).batches
+  journal.rewrite(stuck, [])
+  t.notOk(journal.wantsRewrite)
+  t.ok(statSync(path).size < 1024, 'only the held batch is left')
+  t.same(visitorsIn(path), { batches: [[1, ['stuck']]], views: [] })
+  journal.take([viewBy('after')])
+  t.same(visitorsIn(path), { batches: [[1, ['stuck']]], views: ['after'] }, 'appends go on after the rewrite')
+})
+
+t.test('a last line cut off by the kill is ignored: its page was never served', async (t) => {
+  const path = join(t.testdir(), 'spool.journal')
+  const { journal } = SpoolJournal.open(path)
+  journal.take([viewBy('alice')])
+  appendFileSync(path, '["v",["index","2026-03-01","person","bo')
+  t.same(visitorsIn(path), { batches: [], views: ['alice'] })
+})
+
+t.test('a journal that can\'t be read is an error naming SPOOL_JOURNAL, not an empty spool', async (t) => {
+  const dir = t.testdir()
+  const path = join(dir, 'spool.journal')
+  for (const line of ['not json', '{"v":1}', '["v",["index"]]', '["v",["index","2026-03-01","robot","v",1,"","",""]]', '["s","writer",1,5]', '["x"]']) {
+    writeFileSync(path, `["v",["index","2026-03-01","person","alice",1,"","",""]]\n${line}\n`)
+    t.throws(() => SpoolJournal.open(path), { message: `SPOOL_JOURNAL ${path}: line 2 is not a journal entry; move the file aside to start without the views in it` }, line)
+    t.notOk(existsSync(`${path}.lock`), 'and the lock is let go')
+  }
+  const directory = join(dir, 'a-directory')
+  mkdirSync(directory)
+  t.throws(() => readJournal(directory), { code: 'EISDIR' }, 'the views in it must not be silently lost')
 })
 
 t.test('the journal\'s directory is made when missing', async (t) => {
   const path = join(t.testdir(), 'var', 'deeper', 'spool.journal')
-  writeJournal(path, [batch(1, 'alice')])
-  t.same(readJournal(path), [journaled(1, 'alice')])
+  const { journal } = SpoolJournal.open(path)
+  journal.take([viewBy('alice')])
+  t.same(visitorsIn(path).views, ['alice'])
 })
 
-t.test('a journal that can\'t be read is an error, not an empty spool', async (t) => {
-  const directory = join(t.testdir(), 'a-directory')
-  mkdirSync(directory)
-  t.throws(() => readJournal(directory), { code: 'EISDIR' }, 'the views in it must not be silently lost')
+t.test('a confirmation after the close changes nothing: the next start sends that batch again, and it counts once', async (t) => {
+  const path = join(t.testdir(), 'spool.journal')
+  const { journal } = SpoolJournal.open(path)
+  journal.take([viewBy('alice')])
+  journal.sealed('writer-1', 1, 1)
+  const { batches } = readJournal(path)
+  journal.close(batches, [])
+  journal.written('writer-1', 1)
+  t.same(visitorsIn(path), { batches: [[1, ['alice']]], views: [] })
+})
+
+t.test('a lock that names no process, or was removed by hand, is no obstacle', async (t) => {
+  const path = join(t.testdir(), 'spool.journal')
+  writeFileSync(`${path}.lock`, 'garbage\n')
+  const { journal } = SpoolJournal.open(path)
+  rmSync(`${path}.lock`)
+  t.doesNotThrow(() => journal.close([], []))
+})
+
+t.test('a journal whose lock can\'t be made is an error, not a journal without a lock', async (t) => {
+  t.throws(() => SpoolJournal.open(join(t.testdir(), 'x'.repeat(300))), { code: 'ENAMETOOLONG' })
 })

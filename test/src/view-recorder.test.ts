@@ -1,8 +1,10 @@
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import type { ViewBatch, ViewKind, ViewOutcome } from '../../src/store/record-views.js'
 import type { RecordedBatch } from '../../src/store/store.js'
 import type { View } from '../../src/sealed-batch.js'
+import { readJournal, SpoolJournal } from '../../src/spool-journal.js'
 import { ViewRecorder, type ViewRecorderOptions } from '../../src/view-recorder.js'
 import { build, type Built } from '../helpers/build.js'
 import { startTestRedis, type TestRedis } from '../helpers/redis.js'
@@ -15,17 +17,22 @@ function viewBy (visitor: string, kind: ViewKind = 'person'): View {
   return { page: 'index', day: DAY, kind, clientIp: '203.0.113.9', visit: { visitor, time: Date.now(), ip: '203.0.113.0', userAgent: 'test', referrer: '' } }
 }
 
-/** A recorder on the built app's store and log, closed on teardown. */
-function recorderOf (t: Test, { app }: Built, options: Partial<ViewRecorderOptions> = {}): ViewRecorder {
+/** A recorder on the built app's store and log, with its journal at `journalPath` (in the test's folder), closed on teardown. */
+function recorderOf (t: Test, { app }: Built, options: Partial<ViewRecorderOptions> = {}, journalPath = join(t.testdir(), 'spool.journal')): ViewRecorder {
+  const { journal } = SpoolJournal.open(journalPath)
   const recorder = new ViewRecorder({
     store: app.store,
     log: app.log,
     waitReplicas: app.config.redis.waitReplicas,
     pageCountWaitMs: 5000,
     spoolLimit: 100,
+    journal,
     ...options
   })
-  t.teardown(() => recorder.close())
+  t.teardown(() => {
+    const { batches, views } = recorder.close()
+    journal.close(batches, views)
+  })
   return recorder
 }
 
@@ -54,13 +61,16 @@ t.test('each view resolves with the day\'s numbers as its batch left them, and h
   t.equal(await redis.client.get(COUNTER), '3')
 })
 
-t.test('while Redis is away a view resolves at once, without numbers, and waits in the spool', async (t) => {
+t.test('while Redis is away a view resolves at once, without numbers, and waits in the spool, on disk already', async (t) => {
   const { redis, built } = await setUp(t)
-  const recorder = recorderOf(t, built, { pageCountWaitMs: 5000 })
+  const journal = join(t.testdir(), 'spool.journal')
+  const recorder = recorderOf(t, built, { pageCountWaitMs: 5000 }, journal)
   await redis.stop()
   const answer = await Promise.race([recorder.record(viewBy('alice')), sleep(4000, 'held until the page wait ran out')])
   t.equal(answer, null)
   t.equal(recorder.depth, 1)
+  const { batches, views } = readJournal(journal)
+  t.same([...batches.flatMap((batch) => batch.groups.flatMap((group) => group.views)), ...views].map((view) => view.visit.visitor), ['alice'], 'a kill now would not lose it')
   await waitFor('the failed write is logged', () => logged(built, 'batch not written: it stays in the spool') > 0, 5000)
   // Retries come every 25 ms, then 50, 100, 200 ...: several fail meanwhile.
   await sleep(500)
@@ -158,11 +168,14 @@ t.test('closing hands back every view not yet written, and no view is taken afte
   const { redis, built } = await setUp(t)
   const recorder = recorderOf(t, built)
   await redis.stop()
-  const pending = ['alice', 'bob', 'carol'].map(async (visitor) => await recorder.record(viewBy(visitor)))
-  const batches = recorder.close()
-  t.same(await Promise.all(pending), [null, null, null])
-  t.same(batches.flatMap((batch) => batch.groups.flatMap((group) => group.views.map((view) => view.visit.visitor))), ['alice', 'bob', 'carol'])
+  await recorder.record(viewBy('alice'))
+  await waitFor('the first view\'s batch has failed', () => logged(built, 'batch not written: it stays in the spool') > 0, 5000)
+  const pending = ['bob', 'carol'].map(async (visitor) => await recorder.record(viewBy(visitor)))
+  const { batches, views } = recorder.close()
+  t.same(await Promise.all(pending), [null, null])
+  t.same(batches.flatMap((batch) => batch.groups.flatMap((group) => group.views.map((view) => view.visit.visitor))), ['alice'], 'the batch sent')
   t.ok(batches.every((batch) => batch.writerId === recorder.writerId), 'under this writer\'s id')
+  t.same(views.map((view) => view.visit.visitor), ['bob', 'carol'], 'and the views not yet in a batch')
   t.equal(await recorder.record(viewBy('dave')), null)
   t.equal(recorder.dropped, 1, 'a view after the close is dropped')
 })
@@ -178,7 +191,7 @@ t.test('a flush gives up after its timeout while Redis is away', async (t) => {
   t.equal(recorder.depth, 1, 'the view is still in the spool')
 })
 
-t.test('replayed batches are written before new views, and count once even if applied before', async (t) => {
+t.test('what an earlier process left is written before new views, and its batches count once even if applied before', async (t) => {
   const { redis, built } = await setUp(t)
   const earlier: ViewBatch[] = [
     { writerId: 'earlier-process', seq: 1, groups: [{ page: 'index', day: DAY, views: [viewBy('alice')] }] },
@@ -186,11 +199,12 @@ t.test('replayed batches are written before new views, and count once even if ap
   ]
   // The earlier process got its first batch applied but never heard back.
   await built.app.store.recordBatch(earlier[0] as ViewBatch, 1)
-  const recorder = recorderOf(t, built, { replay: earlier })
-  t.equal(recorder.depth, 3, 'the replayed views are in the spool')
-  t.same(await recorder.record(viewBy('dave')), { views: 4, uniques: 4, outcome: 'counted' }, 'the new view comes after all of them')
-  t.equal(await redis.client.get(COUNTER), '4')
-  t.equal(recorder.written, 4)
+  const recorder = recorderOf(t, built, { leftOver: { batches: earlier, views: [viewBy('erin')] } })
+  t.equal(recorder.depth, 4, 'the views left over are in the spool')
+  t.same(await recorder.record(viewBy('dave')), { views: 5, uniques: 5, outcome: 'counted' }, 'the new view comes after all of them')
+  t.equal(await redis.client.get(COUNTER), '5')
+  t.equal(recorder.written, 5)
+  t.same((await redis.client.xrange('thead:visits', '-', '+')).map(([, fields]) => fields[3]), ['alice', 'bob', 'carol', 'erin', 'dave'], 'in the order they came')
 })
 
 t.test('a long outage is written in batches of at most 500 views, in order', async (t) => {
@@ -213,7 +227,7 @@ t.test('a batch still on its way when the recorder closes is not retried after',
   const answer = recorder.record(viewBy('alice'))
   // Let the batch go out (its WAIT will find no replica), then close before it comes back.
   await new Promise((resolve) => setImmediate(resolve))
-  const batches = recorder.close()
+  const { batches } = recorder.close()
   t.equal(batches.length, 1, 'the unconfirmed batch is handed back for the journal')
   t.equal(await answer, null, 'its page is released')
   await sleep(300)
