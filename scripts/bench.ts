@@ -18,6 +18,7 @@ import { buildServers, cpuSeconds, machineBusySeconds, pinProcess, planCores, st
 import { costOfReading, countersBetween, readRedisCounters, type RedisCounters } from './bench/redis-counters.js'
 import { formatTable, ratios, ratiosByRound, summarise, type BenchCase, type RunRecord } from './bench/report.js'
 import type { ServerKind } from './bench/server.js'
+import { formatJournalCost, measureJournalCost } from './bench/journal-cost.js'
 import { formatStatsRange, measureStatsRange, type StatsRangeResult } from './bench/stats-range.js'
 import { BROWSER_USER_AGENT, firstUnusedAddress, issueVisitorCookies, newVisitorTraffic, returningVisitorTraffic } from './bench/traffic.js'
 import { freePort } from './lib/ports.js'
@@ -223,6 +224,10 @@ function report (runs: RunRecord[], uncounted: UncountedViews, stats: StatsRange
     if (targeted.length > 0) console.log(`round ${round}: ${targeted.map((ratio) => `${ratio.name} ${ratio.value.toFixed(2)}`).join(', ')}`)
   }
   if (stats !== null) console.log(`\n${formatStatsRange(stats)}`)
+  // At the batch size case a ran with, and when every view came in an event-loop turn of its own.
+  const batchSize = Math.max(1, Math.round(summaries.find((summary) => summary.id === 'a')?.viewsPerBatch ?? 20))
+  const journal = [measureJournalCost(batchSize, batchSize), measureJournalCost(batchSize, 1)]
+  console.log(`\n${formatJournalCost(journal)}`)
   if (uncounted.bots + uncounted.limited > 0) console.log(`warning: ${uncounted.bots} views were counted as bots' views, ${uncounted.limited} as over the per-IP limit`)
 
   const file = resolve(projectRoot, 'bench/results.json')
@@ -235,6 +240,7 @@ function report (runs: RunRecord[], uncounted: UncountedViews, stats: StatsRange
     ratiosByRound: perRound,
     uncounted,
     stats,
+    journal,
     runs
   }, null, 2)}\n`)
   console.log(`written: ${file}`)
