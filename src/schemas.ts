@@ -43,10 +43,16 @@ export type DayNumbers = Static<typeof DayNumbers>
 export const DayStats = Type.Object({ page: Type.String(), ...DayNumbers.properties }, { description: 'The page\'s numbers on the day' })
 export type DayStats = Static<typeof DayStats>
 
+/** `format` of the statistics: JSON, or CSV to open in a spreadsheet. */
+export const StatsFormat = Type.Optional(Type.Enum(['json', 'csv'], { description: '`json`, or `csv`: a header row `day,views,uniques,new,returning,bots,limited` and a row per day (RFC 4180). Without it, the Accept header decides (`text/csv` for CSV); JSON by default' }))
+
+export const DayQuery = Type.Object({ page: PageQuery, format: StatsFormat })
+
 export const RangeQuery = Type.Object({
   from: Type.Optional({ ...DayOrToday, description: 'The first day; by default 29 days before `to`' }),
   to: Type.Optional({ ...DayOrToday, description: 'The last day; by default today' }),
-  page: PageQuery
+  page: PageQuery,
+  format: StatsFormat
 })
 
 export const Referrer = Type.Object({ referrer: Type.String(), views: Type.Integer() })
@@ -91,7 +97,8 @@ export const VisitsQuery = Type.Object({
   day: Type.Optional(DayOrToday),
   // A pattern, not an integer range: Fastify's coercion turns "1e309" into Infinity and lets it through.
   limit: Type.Optional(Type.String({ pattern: '^(1000|[1-9][0-9]{0,2})$', default: '50', description: 'Visits per page, 1 to 1000; 50 by default' })),
-  before: Type.Optional(LogCursor)
+  before: Type.Optional(LogCursor),
+  format: Type.Optional(Type.Enum(['json', 'csv', 'ndjson'], { description: '`json`: a page of visits. `csv` (RFC 4180, with a header row) or `ndjson` (a visit as JSON per line): every visit of the day, oldest first, streamed; `limit` and `before` apply to JSON only. Without it, the Accept header decides (`text/csv`, `application/x-ndjson`); JSON by default' }))
 })
 
 export const Visits = Type.Object({

@@ -173,9 +173,12 @@ function showReferrers () {
 async function showRange () {
   const { page, from, to } = Object.fromEntries(new FormData(form))
   history.replaceState(null, '', `?${new URLSearchParams({ page, from, to })}`)
+  const download = document.getElementById('download-days')
   try {
     const stats = await getJson(`stats?${new URLSearchParams({ page, from, to })}`)
     showError(null)
+    // The days shown, as a file: the service names it and says to save it (Content-Disposition).
+    download.href = `stats?${new URLSearchParams({ page, from, to, format: 'csv' })}`
     setText('total-views', stats.views)
     setText('total-uniques', stats.uniques)
     setText('total-new', stats.new)
@@ -191,6 +194,8 @@ async function showRange () {
     }
     showReferrers()
   } catch (error) {
+    // Nothing shown, nothing to download.
+    download.removeAttribute('href')
     showError(error)
   }
 }

@@ -7,7 +7,7 @@ import { keys, SALT_TTL_SECONDS } from './keys.js'
 import { emptyRange, rangeNumbersIn, readRangeCall, type RangeNumbers } from './read-range.js'
 import { recordViewsCall, recordViewsReply, type ViewBatch } from './record-views.js'
 import type { RecordedBatch, Store, StoreHealth } from './store.js'
-import { eraseVisitor, listVisits, readVisitor, trimVisitLog } from './visitor-log.js'
+import { eraseVisitor, listVisits, readVisitor, trimVisitLog, visitsBetween } from './visitor-log.js'
 
 interface RedisStoreSettings {
   retentionDays: number
@@ -61,6 +61,15 @@ export class RedisStore implements Store {
 
   async listVisits (query: { start: number, end: number, before?: string, limit: number }): Promise<{ visits: LoggedVisit[], next: string | null }> {
     return await answer(listVisits(this.#client, query))
+  }
+
+  async * streamVisits (query: { start: number, end: number }): AsyncGenerator<LoggedVisit[]> {
+    const chunks = visitsBetween(this.#client, query)
+    for (;;) {
+      const chunk = await answer(chunks.next())
+      if (chunk.done === true) return
+      yield chunk.value
+    }
   }
 
   async readVisitor (visitor: string): Promise<VisitorSummary | null> {

@@ -30,6 +30,11 @@ export interface Store {
   readRange: (page: string, days: string[], window: { today: string, oldestKept: string }) => Promise<RangeNumbers>
   /** The visitor log between `start` and `end` (ms), newest first, a page at a time. */
   listVisits: (query: { start: number, end: number, before?: string, limit: number }) => Promise<{ visits: LoggedVisit[], next: string | null }>
+  /**
+   * Every visitor-log entry between `start` and `end` (ms), oldest first, a chunk at a time:
+   * the next chunk is read only when asked for, so an export holds one chunk however long the day.
+   */
+  streamVisits: (query: { start: number, end: number }) => AsyncIterable<LoggedVisit[]>
   readVisitor: (visitor: string) => Promise<VisitorSummary | null>
   eraseVisitor: (visitor: string) => Promise<Erasure['erased']>
   /** Drops visitor-log entries past the retention; answers how many went. */

@@ -25,6 +25,21 @@ export async function listVisits (redis: Redis, { start, end, before, limit }: {
   return { visits, next: entries.length > limit ? (visits[limit - 1] as LoggedVisit).id : null }
 }
 
+/** Entries read per round trip while streaming a day of the log: some 300 KB at most. */
+const STREAM_CHUNK = 500
+
+/** The log's entries between `start` and `end` (ms), oldest first, STREAM_CHUNK at a time, each read when the last is taken. */
+export async function * visitsBetween (redis: Redis, { start, end }: { start: number, end: number }): AsyncGenerator<LoggedVisit[]> {
+  if (end <= 0) return
+  let from = String(Math.max(0, start))
+  for (;;) {
+    const entries = await redis.xrange(keys.visitLog(), from, String(end - 1), 'COUNT', STREAM_CHUNK) as StreamEntry[]
+    if (entries.length > 0) yield entries.map(loggedVisit)
+    if (entries.length < STREAM_CHUNK) return
+    from = `(${(entries[entries.length - 1] as StreamEntry)[0]}`
+  }
+}
+
 /** A visitor's summary and latest visits, or null when nothing is kept about them. */
 export async function readVisitor (redis: Redis, visitor: string): Promise<VisitorSummary | null> {
   const summary = await redis.hgetall(keys.visitor(visitor))

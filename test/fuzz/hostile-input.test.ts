@@ -32,6 +32,11 @@ t.test('no route answers 5xx to hostile input, and rejected input writes nothing
     (text) => ({ url: `/visitors?day=${query(text)}`, headers: AUTH }),
     (text) => ({ url: `/visitors?limit=${query(text)}`, headers: AUTH }),
     (text) => ({ url: `/visitors?before=${query(text)}`, headers: AUTH }),
+    (text) => ({ url: `/stats?format=${query(text)}` }),
+    (text) => ({ url: `/stats/today?format=${query(text)}` }),
+    (text) => ({ url: `/visitors?format=${query(text)}`, headers: AUTH }),
+    (text) => ({ url: '/stats/today', headers: { accept: text.replace(/[^\t\x20-\x7e]/g, '') } }),
+    (text) => ({ url: '/visitors', headers: { ...AUTH, accept: text.replace(/[^\t\x20-\x7e]/g, '') } }),
     (text) => ({ url: `/visitors/${query(text)}`, headers: AUTH }),
     (text) => ({ method: 'DELETE', url: `/visitors/${query(text)}`, headers: AUTH }),
     (text) => ({ url: '/visitors', headers: { authorization: text.replace(/[^\t\x20-\x7e]/g, '') } })
