@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { projectRoot } from '../src/config.js'
 import { SpoolJournal } from '../src/spool-journal.js'
 import { ViewRecorder } from '../src/view-recorder.js'
+import { journalPaths } from '../src/workers.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,8 +18,8 @@ const SHUTDOWN_FLUSH_MS = 3000
 /** Counts views through the group-commit spool, kept on disk in the journal, as `fastify.viewRecorder`. */
 export default fp(async function viewRecorderPlugin (fastify) {
   const { config } = fastify
-  const path = resolve(projectRoot, config.spoolJournal)
-  const { journal, leftOver } = SpoolJournal.open(path)
+  const { own: path, orphans } = journalPaths(resolve(projectRoot, config.spoolJournal), config.workers, config.workerSlot)
+  const { journal, leftOver } = SpoolJournal.open(path, orphans)
   const views = leftOver.views.length + leftOver.batches.reduce((sum, batch) => sum + batch.groups.reduce((inBatch, group) => inBatch + group.views.length, 0), 0)
   if (views > 0) fastify.log.info({ journal: path, views }, 'the journal holds views an earlier process did not write: they go first')
   const recorder = new ViewRecorder({

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, statSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import proxyAddr from '@fastify/proxy-addr'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
 import { memoize } from './memo.js'
-import { loadPages, type PageConfig } from './pages.js'
+import { loadPages, originIn, type PageConfig } from './pages.js'
 
 /** The project root (the nearest folder above with a package.json), from src/ and dist/src/ alike. */
 export const projectRoot = rootAbove(dirname(fileURLToPath(import.meta.url)))
@@ -46,7 +47,8 @@ const EnvSchema = Type.Object({
   SPOOL_LIMIT: Type.Integer({ minimum: 1, default: 100000 }),
   SPOOL_JOURNAL: Type.String({ minLength: 1, default: 'var/spool.journal' }),
   RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 400 }),
-  SELF_ORIGINS: Type.String({ default: '' })
+  SELF_ORIGINS: Type.String({ default: '' }),
+  WORKERS: Type.String({ pattern: '^(auto|[1-9]\\d{0,2})$', description: 'a number of service processes from 1 to 999, or auto for one per core', default: '1' })
 })
 
 type Env = Static<typeof EnvSchema>
@@ -85,6 +87,10 @@ export interface Config {
   retentionDays: number
   /** Origins whose pages are thead's own besides the host a request names: views from them have no referrer. */
   selfOrigins: string[]
+  /** Service processes one start runs; more than one are workers of one primary (src/workers.ts). */
+  workers: number
+  /** Which of them this process is, from 1; 0 when it is the only one. */
+  workerSlot: number
 }
 
 export type RedisConfig = {
@@ -172,7 +178,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     spoolLimit: parsed.SPOOL_LIMIT,
     spoolJournal: parsed.SPOOL_JOURNAL,
     retentionDays: parsed.RETENTION_DAYS,
-    selfOrigins: parseOrigins(parsed.SELF_ORIGINS)
+    selfOrigins: parseOrigins(parsed.SELF_ORIGINS),
+    workers: parsed.WORKERS === 'auto' ? availableParallelism() : Number(parsed.WORKERS),
+    workerSlot: 0
   }
 }
 
@@ -218,13 +226,10 @@ function parseTrustProxy (value: string): Config['trustProxy'] {
 /** Comma-separated origins (`https://example.com`), as the origin of a URL reads them. */
 function parseOrigins (value: string): string[] {
   return value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '').map((entry) => {
-    // URL drops tabs and line breaks inside a URL, so they are refused here: they are typos.
-    const url = URL.canParse(entry) && !/[\s\p{Cc}]/u.test(entry) ? new URL(entry) : undefined
-    // An origin is all a referrer is compared by: a path, a query or a user would never match.
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.href !== `${url.origin}/`) {
-      throw new ConfigError(`invalid configuration: SELF_ORIGINS: ${JSON.stringify(entry)} is not an origin such as https://example.com`)
-    }
-    return url.origin
+    // An origin is all a referrer is compared by.
+    const origin = originIn(entry)
+    if (origin === undefined) throw new ConfigError(`invalid configuration: SELF_ORIGINS: ${JSON.stringify(entry)} is not an origin such as https://example.com`)
+    return origin
   })
 }
 

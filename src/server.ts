@@ -1,9 +1,11 @@
+import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
 import app, { serverOptions } from './app.js'
 import { loadConfig, type Config } from './config.js'
 import { EmbeddedRedisError, startEmbeddedRedisIfAbsent } from './embedded-redis.js'
 import type { RedisProcess } from './redis-process.js'
+import { runWorkers, WORKER_SLOT_VARIABLE } from './workers.js'
 
 /** The signals that ask for a graceful stop: a terminal's Ctrl-C, and a process manager's stop. */
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const
@@ -19,8 +21,10 @@ async function main (): Promise<void> {
   } catch (error) {
     return refuseToStart((error as Error).message)
   }
+  // A worker's primary started the embedded Redis, if one was needed.
+  if (cluster.isWorker) config.workerSlot = Number(process.env[WORKER_SLOT_VARIABLE])
   let embeddedRedis: RedisProcess | null = null
-  if (config.embeddedRedis === 'auto' && config.redis.mode === 'standalone') {
+  if (config.embeddedRedis === 'auto' && config.redis.mode === 'standalone' && cluster.isPrimary) {
     try {
       embeddedRedis = await startEmbeddedRedisIfAbsent(config.redis.url, config.embeddedRedisDir)
     } catch (error) {
@@ -32,6 +36,11 @@ async function main (): Promise<void> {
 
   const fastify = Fastify(serverOptions(config))
   if (embeddedRedis !== null) fastify.log.info({ port: embeddedRedis.port, dir: config.embeddedRedisDir }, 'no Redis answered: started an embedded redis-server')
+  if (config.workers > 1 && cluster.isPrimary) {
+    if (config.cookieSecretGenerated) return refuseToStart('WORKERS needs COOKIE_SECRET: every worker must recognise the visitor cookies the others made', async () => await embeddedRedis?.stop())
+    runWorkers(config.workers, fastify.log, async () => await embeddedRedis?.stop())
+    return
+  }
   if (config.cookieSecretGenerated) fastify.log.warn('COOKIE_SECRET is not set: visitor cookies will not be recognised after a restart')
   const stop = async (): Promise<void> => {
     await fastify.close()

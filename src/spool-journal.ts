@@ -1,6 +1,6 @@
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { takeInstanceLock, type InstanceLock } from './instance-lock.js'
+import { InstanceLockError, takeInstanceLock, type InstanceLock } from './instance-lock.js'
 import { batchOf, type View } from './sealed-batch.js'
 import type { ViewBatch } from './store/record-views.js'
 
@@ -36,17 +36,36 @@ export class SpoolJournal {
   readonly #batches = new Map<string, number>()
   #closed = false
 
-  /** Takes the journal at `path` for this process, and hands back what an earlier one left in it. */
-  static open (path: string): { journal: SpoolJournal, leftOver: SpoolLeftOver } {
+  /**
+   * Takes the journal at `path` for this process, and hands back what an earlier one left in it,
+   * and in the journals `orphans` that no running process holds (of workers a start no longer runs).
+   */
+  static open (path: string, orphans: string[] = []): { journal: SpoolJournal, leftOver: SpoolLeftOver } {
     const lock = takeInstanceLock(`${path}.lock`, `SPOOL_JOURNAL ${path}`, 'set SPOOL_JOURNAL to another file for this one')
+    const adopted: Array<{ path: string, lock: InstanceLock }> = []
     try {
       const leftOver = readJournal(path)
+      for (const orphan of orphans) {
+        try {
+          adopted.push({ path: orphan, lock: takeInstanceLock(`${orphan}.lock`, orphan, '') })
+        } catch (error) {
+          if (error instanceof InstanceLockError) continue
+          throw error
+        }
+        const { batches, views } = readJournal(orphan)
+        leftOver.batches.push(...batches)
+        leftOver.views.push(...views)
+      }
       const journal = new SpoolJournal(path, lock)
       journal.rewrite(leftOver.batches, leftOver.views)
+      // Their views are in this journal now.
+      for (const orphan of adopted) rmSync(orphan.path, { force: true })
       return { journal, leftOver }
     } catch (error) {
       lock.release()
       throw error
+    } finally {
+      for (const orphan of adopted) orphan.lock.release()
     }
   }
 
