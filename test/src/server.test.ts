@@ -77,9 +77,10 @@ t.test('npm start on a bare machine starts its own redis-server, counts in it, a
   const [port, redisPort] = await twoPorts()
   // Started from elsewhere: its data goes to EMBEDDED_REDIS_DIR, not under the working directory.
   const cwd = t.testdir()
-  const dataDir = join(mkdtempSync(join(tmpdir(), 'thead-embedded-')), 'redis')
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  const server = spawnServer(t, { PORT: String(port), REDIS_URL: `redis://127.0.0.1:${redisPort}`, EMBEDDED_REDIS: 'auto', EMBEDDED_REDIS_DIR: dataDir }, cwd)
+  const elsewhere = mkdtempSync(join(tmpdir(), 'thead-embedded-'))
+  const dataDir = join(elsewhere, 'redis')
+  t.teardown(() => rmSync(elsewhere, { recursive: true, force: true }))
+  const server = spawnServer(t, { PORT: String(port), REDIS_URL: `redis://127.0.0.1:${redisPort}`, EMBEDDED_REDIS: 'auto', EMBEDDED_REDIS_DIR: dataDir, SPOOL_JOURNAL: join(elsewhere, 'spool.journal') }, cwd)
   t.match(await server.logged('no Redis answered: started an embedded redis-server'), { port: redisPort })
   await server.logged('Server listening at')
   t.ok(server.logs.some((line) => line.msg === 'COOKIE_SECRET is not set: visitor cookies will not be recognised after a restart'), 'the made-up cookie secret is warned about')
