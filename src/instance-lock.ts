@@ -1,4 +1,5 @@
-import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { dirname } from 'node:path'
 
 export class InstanceLockError extends Error {}
@@ -9,23 +10,30 @@ export interface InstanceLock {
 }
 
 /**
- * Takes `path` for this process: creates it holding our pid, or takes it over when the pid in it
- * is no longer running (a killed service leaves its lock behind). Throws InstanceLockError,
- * `what` and `remedy` saying what is shared and what to change, when a live process holds it.
+ * Takes `path` for this process: creates it holding our pid and host name, or takes it over when
+ * that pid no longer runs on this host (a killed service leaves its lock behind). Throws
+ * InstanceLockError, `what` and `remedy` saying what is shared and what to change, when a live
+ * process holds it, or a process of another host (a container on a shared volume), whose life
+ * can't be checked from here.
  */
 export function takeInstanceLock (path: string, what: string, remedy: string): InstanceLock {
   mkdirSync(dirname(path), { recursive: true })
+  const me = `${process.pid} ${hostname()}`
   for (;;) {
     try {
       const fd = openSync(path, 'wx', 0o600)
-      writeSync(fd, `${process.pid}\n`)
+      writeSync(fd, `${me}\n`)
       closeSync(fd)
-      return { release: () => { if (holder(path) === process.pid) rmSync(path, { force: true }) } }
+      return { release: () => { if (holder(path) === me) rmSync(path, { force: true }) } }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
     }
-    const pid = holder(path)
-    if (pid !== null && pid !== process.pid && isAlive(pid)) {
+    const [pidText = '', host = ''] = (holder(path) ?? '').split(' ')
+    const pid = Number(pidText)
+    if (host !== '' && host !== hostname()) {
+      throw new InstanceLockError(`a thead on host ${host} (pid ${pid}) uses ${what}: stop it, or ${remedy}; if that host is gone for good, delete ${path}`)
+    }
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
       throw new InstanceLockError(`another thead (pid ${pid}) uses ${what}: stop it, or ${remedy}`)
     }
     // Left by a process that is gone (or by an earlier life of this pid, as in a container).
@@ -33,10 +41,10 @@ export function takeInstanceLock (path: string, what: string, remedy: string): I
   }
 }
 
-function holder (path: string): number | null {
+/** The lock's "pid host" line, or null when it is gone. */
+function holder (path: string): string | null {
   try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8'), 10)
-    return Number.isInteger(pid) && pid > 0 ? pid : null
+    return readFileSync(path, 'utf8').trim()
   } catch {
     return null
   }

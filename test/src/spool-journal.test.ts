@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import type { View } from '../../src/sealed-batch.js'
@@ -59,7 +60,7 @@ t.test('the next start takes over a killed process\'s journal and lock, and writ
   const { journal, leftOver } = SpoolJournal.open(path)
   t.same(leftOver.batches.map((batch) => batch.seq), [7])
   t.same(leftOver.views.map((view) => view.visit.visitor), ['bob'])
-  t.equal(readFileSync(`${path}.lock`, 'utf8'), `${process.pid}\n`, 'the lock is this process\'s now')
+  t.equal(readFileSync(`${path}.lock`, 'utf8'), `${process.pid} ${hostname()}\n`, 'the lock is this process\'s now')
   journal.written('writer-1', 7)
   t.same(visitorsIn(path), { batches: [], views: ['bob'] }, 'the rewritten file goes on as a journal')
   journal.close([], leftOver.views)
@@ -72,6 +73,12 @@ t.test('a journal in use by a running service is refused in one line naming SPOO
   writeFileSync(`${path}.lock`, `${process.ppid}\n`)
   t.throws(() => SpoolJournal.open(path), { message: `another thead (pid ${process.ppid}) uses SPOOL_JOURNAL ${path}: stop it, or set SPOOL_JOURNAL to another file for this one` })
   t.equal(readFileSync(`${path}.lock`, 'utf8'), `${process.ppid}\n`, 'its lock is left alone')
+})
+
+t.test('a journal locked by a process of another host (a container on a shared volume) is refused: its life can\'t be checked from here', async (t) => {
+  const path = join(t.testdir(), 'spool.journal')
+  writeFileSync(`${path}.lock`, '1 another-container\n')
+  t.throws(() => SpoolJournal.open(path), { message: `a thead on host another-container (pid 1) uses SPOOL_JOURNAL ${path}: stop it, or set SPOOL_JOURNAL to another file for this one; if that host is gone for good, delete ${path}.lock` })
 })
 
 t.test('with nothing held the file starts over, so it does not grow under steady traffic', async (t) => {
