@@ -81,6 +81,14 @@ t.test('a journal locked by a process of another host (a container on a shared v
   t.throws(() => SpoolJournal.open(path), { message: `a thead on host another-container (pid 1) uses SPOOL_JOURNAL ${path}: stop it, or set SPOOL_JOURNAL to another file for this one; if that host is gone for good, delete ${path}.lock` })
 })
 
+t.test('a lock naming this very pid is from an earlier life of it (a container restarted, pid 1 again), and taken over', async (t) => {
+  const path = join(t.testdir(), 'spool.journal')
+  writeFileSync(`${path}.lock`, `${process.pid} ${hostname()}\n`)
+  const { journal } = SpoolJournal.open(path)
+  journal.close([], [])
+  t.notOk(existsSync(`${path}.lock`))
+})
+
 t.test('with nothing held the file starts over, so it does not grow under steady traffic', async (t) => {
   const path = join(t.testdir(), 'spool.journal')
   const { journal } = SpoolJournal.open(path)
