@@ -28,12 +28,12 @@ export function takeInstanceLock (path: string, what: string, remedy: string): I
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
     }
-    const [pidText = '', host = ''] = (holder(path) ?? '').split(' ')
+    const [pidText, host = ''] = holder(path).split(' ')
     const pid = Number(pidText)
     if (host !== '' && host !== hostname()) {
       throw new InstanceLockError(`a thead on host ${host} (pid ${pid}) uses ${what}: stop it, or ${remedy}; if that host is gone for good, delete ${path}`)
     }
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+    if (pid > 0 && pid !== process.pid && isAlive(pid)) {
       throw new InstanceLockError(`another thead (pid ${pid}) uses ${what}: stop it, or ${remedy}`)
     }
     // Left by a process that is gone (or by an earlier life of this pid, as in a container).
@@ -41,12 +41,12 @@ export function takeInstanceLock (path: string, what: string, remedy: string): I
   }
 }
 
-/** The lock's "pid host" line, or null when it is gone. */
-function holder (path: string): string | null {
+/** The lock's "pid host" line; empty when it is gone. */
+function holder (path: string): string {
   try {
     return readFileSync(path, 'utf8').trim()
   } catch {
-    return null
+    return ''
   }
 }
 
