@@ -34,6 +34,11 @@ declare module 'fastify' {
      * reply when there is none; in cookieless mode from the day's salted hash, setting nothing.
      */
     identifyVisitor: (day: string) => Promise<Visitor>
+    /**
+     * Who is viewing `day` by the day's salted hash of address and user agent, in either mode,
+     * reading and setting no cookie: for pages served elsewhere (routes/count.ts).
+     */
+    identifyCookielessVisitor: (day: string) => Promise<Visitor>
   }
 }
 
@@ -61,14 +66,17 @@ function cookieVisitors (fastify: FastifyInstance): (reply: FastifyReply) => Vis
  */
 export default fp(async function visitorIdPlugin (fastify) {
   await fastify.register(cookie)
+  // The salt is asked of Redis only when a first visitor is identified by it.
+  const salt = new DailySalt(async (day) => await fastify.store.daySalt(day))
+  const cookielessVisitor = async function (this: FastifyReply, day: string): Promise<Visitor> {
+    // Only people are identified, and a request without a user agent is no person (a bot).
+    return { id: await salt.visitorId(day, this.request.ip, this.request.headers['user-agent'] as string), isNew: false }
+  }
+  fastify.decorateReply('identifyCookielessVisitor', cookielessVisitor)
   if (fastify.config.visitorIdMode === 'cookie') {
     const visitorOf = cookieVisitors(fastify)
     fastify.decorateReply('identifyVisitor', async function (this: FastifyReply) { return visitorOf(this) })
-    return
+  } else {
+    fastify.decorateReply('identifyVisitor', cookielessVisitor)
   }
-  const salt = new DailySalt(async (day) => await fastify.store.daySalt(day))
-  fastify.decorateReply('identifyVisitor', async function (this: FastifyReply, day: string) {
-    // Only people are identified, and a request without a user agent is no person (a bot).
-    return { id: await salt.visitorId(day, this.request.ip, this.request.headers['user-agent'] as string), isNew: false }
-  })
 }, { name: 'visitor-id', dependencies: ['config', 'store'] })

@@ -11,6 +11,7 @@ import storePlugin from '../plugins/store.js'
 import visitorIdPlugin from '../plugins/visitor-id.js'
 import adAssetRoutes from '../routes/ad-assets.js'
 import adPageRoutes from '../routes/ad-page.js'
+import countRoutes from '../routes/count.js'
 import dashboardRoutes from '../routes/dashboard.js'
 import healthzRoutes from '../routes/healthz.js'
 import statsRoutes from '../routes/stats.js'
@@ -76,6 +77,7 @@ async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<v
 
   await fastify.register(adPageRoutes)
   await fastify.register(adAssetRoutes)
+  await fastify.register(countRoutes)
   await fastify.register(statsRoutes)
   await fastify.register(visitorRoutes)
   await fastify.register(dashboardRoutes)

@@ -18,7 +18,7 @@ import { AdPage } from '../../src/ad-page.js'
 import app, { serverOptions } from '../../src/app.js'
 import { today } from '../../src/calendar.js'
 import { loadConfig, projectRoot, type Config } from '../../src/config.js'
-import type { PageConfig } from '../../src/pages.js'
+import type { ServedPage } from '../../src/pages.js'
 import type { DayCounts } from '../../src/sealed-batch.js'
 import { VisitorTokens } from '../../src/visitor-tokens.js'
 
@@ -61,7 +61,7 @@ type Counter = () => Promise<number>
  * visitor cookie, `thead-view`), with its views from `countView` or fixed.
  */
 async function registerFixedPage (fastify: FastifyInstance, config: Config, countView: Counter | null): Promise<void> {
-  const page = config.pages[0] as PageConfig
+  const page = config.pages[0] as ServedPage
   const adPage = AdPage.fromFile(resolve(projectRoot, page.template))
   // One cookie made once: the bytes of a fresh visitor's, without making a token per view.
   const newVisitorCookie = visitorCookie(new VisitorTokens(config.cookieSecret).issue().token, false)
@@ -78,7 +78,7 @@ function seedCounter (fastify: FastifyInstance, config: Config): Counter {
   if (config.redis.mode !== 'standalone') throw new Error('the seed baseline needs REDIS_URL')
   const redis = new Redis(config.redis.url)
   fastify.addHook('onClose', async () => { await redis.quit() })
-  const page = config.pages[0] as PageConfig
+  const page = config.pages[0] as ServedPage
   return async () => {
     const key = `page:${page.name}:counter:${today(config.timeZone)}`
     await redis.incr(key)

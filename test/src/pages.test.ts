@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { projectRoot } from '../../src/config.js'
-import { loadPages, RESERVED_PATHS } from '../../src/pages.js'
+import { isServed, loadPages, RESERVED_PATHS, type PageConfig } from '../../src/pages.js'
 
 t.test('the shipped pages file lists the ad page and the promo page', async (t) => {
   t.same(loadPages('config/pages.json', projectRoot).map((page) => [page.name, page.path]), [['index', '/'], ['promo', '/promo']])
@@ -44,4 +44,38 @@ t.test('a page can\'t take a path of the service\'s own, nor one below it', asyn
   for (const path of ['/statistics', '/counter', '/docs-and-more', '/promo/stats']) {
     t.equal(loadPages(pages(path), projectRoot)[1]?.path, path, `${path} is free`)
   }
+})
+
+t.test('a page served elsewhere is listed by name and the origins it is served from', async (t) => {
+  const file = join(t.testdir(), 'pages.json')
+  writeFileSync(file, JSON.stringify({ pages: [{ name: 'index', path: '/', template: 'config/ad-page.html' }, { name: 'blog', origins: ['https://Blog.Example.com/', 'https://blog.example.com', 'http://localhost:8080'] }] }))
+  const [index, blog] = loadPages(file, projectRoot)
+  t.same(blog, { name: 'blog', origins: ['https://blog.example.com', 'http://localhost:8080'] }, 'origins as browsers send them, each once')
+  t.equal(isServed(blog as PageConfig), false, 'thead does not serve it')
+  t.equal(isServed(index as PageConfig), true)
+})
+
+t.test('a bad page served elsewhere is refused in one line naming the page and what to change', async (t) => {
+  const dir = t.testdir()
+  const cases: Record<string, [unknown, RegExp]> = {
+    'no origins': [[], /page 2 \(blog\): "origins" must be a non-empty list of the origins the page is served from, such as \["https:\/\/blog.example.com"\]$/],
+    'origins that are no list': ['https://blog.example.com', /page 2 \(blog\): "origins" must be a non-empty list/],
+    'an origin with a path': [['https://blog.example.com/posts'], /page 2 \(blog\): "https:\/\/blog.example.com\/posts" in "origins" is not an origin such as https:\/\/blog.example.com \(a scheme, a host and a port, no path\)$/],
+    'an origin with a query': [['https://blog.example.com?x=1'], /"https:\/\/blog.example.com\?x=1" in "origins" is not an origin/],
+    'a host alone': [['blog.example.com'], /"blog.example.com" in "origins" is not an origin/],
+    'another scheme': [['ftp://blog.example.com'], /"ftp:\/\/blog.example.com" in "origins" is not an origin/],
+    'a line break': [['https://blog.example.com\n'], /"https:\/\/blog.example.com\\n" in "origins" is not an origin/],
+    'a number': [[443], /page 2 \(blog\): 443 in "origins" is not an origin/]
+  }
+  const pagesFile = (name: string, blog: Record<string, unknown>): string => {
+    const file = join(dir, `${name.replaceAll(' ', '-')}.json`)
+    writeFileSync(file, JSON.stringify({ pages: [{ name: 'index', path: '/', template: 'config/ad-page.html' }, { name: 'blog', ...blog }] }))
+    return file
+  }
+  for (const [name, [origins, reason]] of Object.entries(cases)) {
+    t.throws(() => loadPages(pagesFile(name, { origins }), projectRoot), { message: reason }, name)
+  }
+  t.throws(() => loadPages(pagesFile('with a template', { origins: ['https://blog.example.com'], path: '/blog', template: 'config/ad-page.html' }), projectRoot), { message: /page 2 \(blog\): a page with "origins" is served elsewhere and takes no "path" or "template"; drop them, or drop "origins"$/ })
+  t.throws(() => loadPages(pagesFile('a name taken', { name: 'index', origins: ['https://blog.example.com'] }), projectRoot), { message: /page 2: name and path must be unique$/ })
+  t.throws(() => loadPages(pagesFile('a path taken', { path: '/', template: 'config/ad-page.html' }), projectRoot), { message: /page 2: name and path must be unique$/ }, 'a path taken by thead\'s own page')
 })
