@@ -13,6 +13,7 @@ const ASSETS = [
   { name: 'uPlot.iife.min.js', file: resolvePackageFile('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
   { name: 'uPlot.min.css', file: resolvePackageFile('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
   { name: 'dashboard.js', file: join(DASHBOARD_DIR, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
+  { name: 'hours.js', file: join(DASHBOARD_DIR, 'hours.js'), type: 'text/javascript; charset=utf-8' },
   { name: 'dashboard.css', file: join(DASHBOARD_DIR, 'dashboard.css'), type: 'text/css; charset=utf-8' }
 ]
 
@@ -20,7 +21,8 @@ const ASSETS = [
 const dashboardRoutes: FastifyPluginAsync = async (fastify) => {
   // Page names match /^[a-z0-9-]+$/ (see pages.ts), so they go into the HTML as they are.
   const pageOptions = fastify.config.pages.map(({ name }) => `<option>${name}</option>`).join('')
-  const html = readFileSync(join(DASHBOARD_DIR, 'dashboard.html'), 'utf8').replace('{{pageOptions}}', pageOptions)
+  // TIME_ZONE is a name Intl took at start-up: no quote, < or & in it, so it too goes in as it is.
+  const html = readFileSync(join(DASHBOARD_DIR, 'dashboard.html'), 'utf8').replace('{{pageOptions}}', pageOptions).replace('{{timeZone}}', fastify.config.timeZone)
 
   fastify.get('/dashboard', {
     preHandler: fastify.requireStatsToken,

@@ -11,9 +11,9 @@ export function pageNamed (config: Config, name: string | undefined): PageConfig
   return page
 }
 
-/** A calendar day from a validated parameter; `today` is today in the configured zone. */
-export function calendarDay (config: Config, text: string): string {
-  const day = text === 'today' ? today(config.timeZone) : text
+/** A calendar day from a validated parameter; `today` is today in `timeZone`, by default the configured zone. */
+export function calendarDay (config: Config, text: string, timeZone = config.timeZone): string {
+  const day = text === 'today' ? today(timeZone) : text
   if (!isCalendarDay(day)) throw new HttpError(400, `${day} is not a calendar date`)
   return day
 }

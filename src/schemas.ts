@@ -40,19 +40,39 @@ const dayCounts = {
 export const DayNumbers = Type.Object({ day: Type.String(), ...dayCounts })
 export type DayNumbers = Static<typeof DayNumbers>
 
-export const DayStats = Type.Object({ page: Type.String(), ...DayNumbers.properties }, { description: 'The page\'s numbers on the day' })
+/** New and returning are counted by the site's days (TIME_ZONE): another zone's day has neither. */
+const siteDayCounts = {
+  new: Type.Optional({ ...dayCounts.new, description: 'Visitors seen for the first time; on the site\'s own days only (no `tz`, or TIME_ZONE\'s)' }),
+  returning: Type.Optional({ ...dayCounts.returning, description: 'Visitors seen on an earlier day; on the site\'s own days only (no `tz`, or TIME_ZONE\'s)' })
+}
+
+/** A day of the zone asked for: the site's (all six numbers) or another's (no new and returning). */
+const DayInZone = Type.Object({ day: Type.String(), ...dayCounts, ...siteDayCounts })
+
+/** The zone whose days an answer holds, when `tz` asked for one. */
+const AnsweredZone = Type.Optional(Type.String({ description: 'The time zone of `tz`, as the service names it; only when `tz` was given' }))
+
+/** `tz`: the IANA time zone whose days (and hours) are asked for. */
+export const ZoneQuery = Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_+:/-]{1,64}$', description: 'An IANA time zone (`America/New_York`): days start at its midnight, and `today` is its today; TIME_ZONE by default. Another zone\'s days are summed from UTC quarter hours (views, bots, limited) and hours (uniques); they have no new and returning visitors, and a range\'s referrers are those of the site\'s days of the same dates' }))
+
+/** Another zone's day: views, bots and limited views exact; uniques the union of its hours. */
+export const ZoneDayNumbers = Type.Object({ day: Type.String(), views: dayCounts.views, uniques: dayCounts.uniques, bots: dayCounts.bots, limited: dayCounts.limited })
+export type ZoneDayNumbers = Static<typeof ZoneDayNumbers>
+
+export const DayStats = Type.Object({ page: Type.String(), timeZone: AnsweredZone, ...DayInZone.properties }, { description: 'The page\'s numbers on the day' })
 export type DayStats = Static<typeof DayStats>
 
 /** `format` of the statistics: JSON, or CSV to open in a spreadsheet. */
-export const StatsFormat = Type.Optional(Type.Enum(['json', 'csv'], { description: '`json`, or `csv`: a header row `day,views,uniques,new,returning,bots,limited` and a row per day (RFC 4180). Without it, the Accept header decides (`text/csv` for CSV); JSON by default' }))
+export const StatsFormat = Type.Optional(Type.Enum(['json', 'csv'], { description: '`json`, or `csv`: a header row `day,views,uniques,new,returning,bots,limited` and a row per day (RFC 4180); `day,views,uniques,bots,limited` for another zone\'s days (`tz`). Without it, the Accept header decides (`text/csv` for CSV); JSON by default' }))
 
-export const DayQuery = Type.Object({ page: PageQuery, format: StatsFormat })
+export const DayQuery = Type.Object({ page: PageQuery, format: StatsFormat, tz: ZoneQuery })
 
 export const RangeQuery = Type.Object({
   from: Type.Optional({ ...DayOrToday, description: 'The first day; by default 29 days before `to`' }),
   to: Type.Optional({ ...DayOrToday, description: 'The last day; by default today' }),
   page: PageQuery,
-  format: StatsFormat
+  format: StatsFormat,
+  tz: ZoneQuery
 })
 
 export const Referrer = Type.Object({ referrer: Type.String(), views: Type.Integer() })
@@ -68,13 +88,32 @@ export const RangeStats = Type.Object({
   page: Type.String(),
   from: Type.String(),
   to: Type.String(),
+  timeZone: AnsweredZone,
   ...dayCounts,
+  ...siteDayCounts,
   uniques: Type.Integer({ minimum: 0, description: 'Distinct visitors over the whole range: a union, not a sum of days' }),
-  days: Type.Array(DayNumbers),
+  days: Type.Array(DayInZone),
   referrers: Type.Array(Referrer, { description: 'The top referring pages (origin and path) over the range, most views first; thead\'s own pages are not among them' }),
   referrerSites: Type.Array(ReferrerSite, { description: 'The top referrers summed by site, most views first' })
 }, { description: 'The page\'s numbers over the range, and per day' })
 export type RangeStats = Static<typeof RangeStats>
+
+export const HoursQuery = Type.Object({ page: PageQuery, tz: ZoneQuery, format: Type.Optional(Type.Enum(['json', 'csv'], { description: '`json`, or `csv`: a header row `hour,views,uniques` and a row per hour (RFC 4180). Without it, the Accept header decides (`text/csv` for CSV); JSON by default' })) })
+
+export const HourNumbers = Type.Object({
+  hour: Type.String({ description: 'The hour\'s start, an ISO 8601 time with the clock\'s offset then (2026-03-29T03:00:00+02:00)' }),
+  views: dayCounts.views,
+  uniques: Type.Integer({ minimum: 0, description: 'Distinct human visitors (HyperLogLog) of the UTC hour whose middle the hour holds: the same hour in zones whose offset is whole hours, else the one it overlaps most (at +05:30, the earlier)' })
+})
+export type HourNumbers = Static<typeof HourNumbers>
+
+export const DayHours = Type.Object({
+  page: Type.String(),
+  day: Type.String(),
+  timeZone: Type.String({ description: 'The zone whose clock the hours are of: `tz`, or TIME_ZONE' }),
+  hours: Type.Array(HourNumbers, { description: 'In order: 24, or 23 and 25 on the days the clocks change; an hour the clocks go back over is there twice' })
+}, { description: 'The page\'s views and visitors in each hour of the day' })
+export type DayHours = Static<typeof DayHours>
 
 /** A visitor id as the cookie carries it. */
 export const VisitorId = Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' })

@@ -30,6 +30,8 @@ let chart = null
 let visitsShown = { page: '', day: '', next: null }
 /** Counts the requests for visits, so an answer to an earlier one is not shown over a later one. */
 let visitsAsked = 0
+/** hours.js: the zones to choose from, and a one-day range's hours; imported at the start. */
+let dashboardHours = null
 /** The range's top referrers by site and by page, as { label, views }, and which of the two is shown (sites unless asked). */
 let referrersShown = { by: 'site', site: [], page: [] }
 
@@ -127,15 +129,27 @@ function drawChart (days) {
   }, data, chartBox)
 }
 
+/** A count, or a dash for one not answered: another zone's days have no new and returning visitors. */
+function countText (value) {
+  return value === undefined ? '–' : numberFormat.format(value)
+}
+
 function showDays (days) {
   const body = document.querySelector('#days tbody')
   body.replaceChildren(...days.map((day) => row(
     cell(day.day), cell(numberFormat.format(day.views)), cell(numberFormat.format(day.uniques)),
-    cell(numberFormat.format(day.new)), cell(numberFormat.format(day.returning)), cell(numberFormat.format(day.bots))
+    cell(countText(day.new)), cell(countText(day.returning)), cell(numberFormat.format(day.bots))
   )))
 }
 
 function showMix (stats) {
+  if (stats.new === undefined) {
+    // A visitor is new or returning by the site's days, which another zone's are not.
+    for (const part of document.querySelectorAll('#mix span')) part.style.width = '0%'
+    setText('mix-new', '–')
+    setText('mix-returning', '–')
+    return
+  }
   const people = stats.new + stats.returning
   const share = (count) => people === 0 ? 0 : Math.round((count / people) * 100)
   document.querySelector('#mix .new').style.width = `${share(stats.new)}%`
@@ -171,18 +185,20 @@ function showReferrers () {
 }
 
 async function showRange () {
-  const { page, from, to } = Object.fromEntries(new FormData(form))
-  history.replaceState(null, '', `?${new URLSearchParams({ page, from, to })}`)
+  const { page, from, to, tz } = Object.fromEntries(new FormData(form))
+  // Without tz, the site's zone (TIME_ZONE): its days are those /stats answers by default.
+  const zone = tz === form.elements.tz.dataset.siteZone ? {} : { tz }
+  history.replaceState(null, '', `?${new URLSearchParams({ page, from, to, ...zone })}`)
   const download = document.getElementById('download-days')
   try {
-    const stats = await getJson(`stats?${new URLSearchParams({ page, from, to })}`)
+    const stats = await getJson(`stats?${new URLSearchParams({ page, from, to, ...zone })}`)
     showError(null)
     // The days shown, as a file: the service names it and says to save it (Content-Disposition).
-    download.href = `stats?${new URLSearchParams({ page, from, to, format: 'csv' })}`
+    download.href = `stats?${new URLSearchParams({ page, from, to, ...zone, format: 'csv' })}`
     setText('total-views', stats.views)
     setText('total-uniques', stats.uniques)
-    setText('total-new', stats.new)
-    setText('total-returning', stats.returning)
+    setText('total-new', countText(stats.new))
+    setText('total-returning', countText(stats.returning))
     setText('total-bots', stats.bots)
     drawChart(stats.days)
     showDays(stats.days)
@@ -193,6 +209,9 @@ async function showRange () {
       page: stats.referrers.map(({ referrer, views }) => ({ label: referrer, views }))
     }
     showReferrers()
+    // One day: its hours too, as the zone's clock has them.
+    if (from === to) dashboardHours.showHours(await getJson(`stats/${from}/hours?${new URLSearchParams({ page, ...zone })}`))
+    else dashboardHours.hideHours()
   } catch (error) {
     // Nothing shown, nothing to download.
     download.removeAttribute('href')
@@ -264,8 +283,11 @@ async function showAll () {
 
 async function start () {
   const asked = new URLSearchParams(location.search)
-  // Today as the service counts it (its TIME_ZONE), not as this browser's clock has it.
-  const { day: today } = await getJson('stats/today')
+  // Relative to this script's address, as every URL here is to the page's.
+  dashboardHours = await import('./hours.js')
+  dashboardHours.fillTimeZones(form.elements.tz, asked.get('tz'))
+  // Today as the service counts it (in its TIME_ZONE, or the zone in the address), not as this browser's clock has it.
+  const { day: today } = await getJson(`stats/today${asked.has('tz') ? `?${new URLSearchParams({ tz: asked.get('tz') })}` : ''}`)
   if (asked.has('page')) form.elements.page.value = asked.get('page')
   form.elements.to.value = asked.get('to') ?? today
   form.elements.from.value = asked.get('from') ?? addDays(form.elements.to.value, 1 - DAYS_SHOWN_BY_DEFAULT)
@@ -274,6 +296,7 @@ async function start () {
     showAll()
   })
   form.elements.page.addEventListener('change', () => showAll())
+  form.elements.tz.addEventListener('change', () => showAll())
   document.getElementById('more-visits').addEventListener('click', () => showVisits(true))
   for (const button of document.querySelectorAll('#referrers-by button')) {
     button.addEventListener('click', () => {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { addDays, daysBetween, expiryOfDay } from '../../src/calendar.js'
+import { addDays, daysBetween, expiryOfDay, utcHourOf } from '../../src/calendar.js'
 import type { DayNumbers } from '../../src/schemas.js'
-import { expiryOfDayTable, expiryOfRun, keys, oldestKeptDay, REFERRERS_KEPT_PER_DAY, rollupsHolding } from '../../src/store/keys.js'
+import { expiryOfDayTable, expiryOfRun, expiryOfUtcDay, keys, oldestKeptDay, REFERRERS_KEPT_PER_DAY, rollupsHolding } from '../../src/store/keys.js'
 import type { RangeNumbers } from '../../src/store/read-range.js'
 import type { ViewBatch, ViewRecord } from '../../src/store/record-views.js'
 import { RedisStore } from '../../src/store/redis-store.js'
@@ -10,7 +10,8 @@ import { RedisStore } from '../../src/store/redis-store.js'
 /**
  * A year of one page's views, written straight into Redis in the keys record-views.lua writes:
  * each day's counter, uniques, referrers and its field in the month's day table, the page's
- * all-time counter, and every rollup holding the day, with the script's expiries. A day is
+ * all-time counter, every rollup holding the day, and its UTC hour's keys (every view of a day
+ * is at noon UTC), with the script's expiries. A day is
  * written as the script writes a day whose views come in one batch. Far faster than a year of
  * views through the script, which would also fill the visitor log and a summary per visitor
  * (millions of them); ranges read neither. checkAgainstRecordScript shows that the two agree.
@@ -117,6 +118,10 @@ async function writeDay (redis: Redis, page: string, views: DayOfViews, retentio
     writing.pfmerge(keys.uniquesOfRun(page, run), keys.uniquesOfRun(page, run), uniquesKey).expireat(keys.uniquesOfRun(page, run), runExpireAt)
     addReferrers(writing, keys.referrersOfRun(page, run), referred, runExpireAt)
   }
+  // Every view is at noon UTC (see viewRecords): one quarter hour, one UTC hour, the day's visitors.
+  const noon = utcHourOf(Date.parse(`${day}T12:00:00Z`))
+  writing.hset(keys.viewsByQuarter(page, day), '12:00', `${viewCount} ${tally.bots} 0`).expireat(keys.viewsByQuarter(page, day), expiryOfUtcDay(day, retentionDays))
+  for (const key of [keys.uniquesInUtcHour(page, noon), keys.uniquesOnUtcDay(page, day)]) writing.pfmerge(key, uniquesKey).expireat(key, expiryOfUtcDay(day, retentionDays))
   const numbers: DayNumbers = { day, views: viewCount, uniques, new: tally.new, returning: tally.returning, bots: tally.bots, limited: 0 }
   writing.hset(keys.dayTable(page, day.slice(0, 7)), day.slice(8), [numbers.views, numbers.uniques, numbers.new, numbers.returning, numbers.bots, numbers.limited].join(' '))
     .expireat(keys.dayTable(page, day.slice(0, 7)), expiryOfDayTable(day, retentionDays))

@@ -2,25 +2,38 @@
  * Every key thead writes: its name, type and expiry, and the limits that size it. README's key
  * table mirrors this one; no third copy exists.
  *
- * | key                                  | type        | expiry                                      |
- * |--------------------------------------|-------------|---------------------------------------------|
- * | page:<page>:counter                  | string      | none (all-time views, as in the seed)       |
- * | page:<page>:counter:<YYYY-MM-DD>     | string      | end of day + RETENTION_DAYS                 |
- * | page:<page>:uniques:<YYYY-MM-DD>     | HyperLogLog | end of day + RETENTION_DAYS                 |
- * | page:<page>:days:<YYYY-MM>           | hash        | end of month + RETENTION_DAYS               |
- * | page:<page>:referrers:<YYYY-MM-DD>   | sorted set  | end of day + RETENTION_DAYS                 |
- * | page:<page>:uniques:<first day>:<n>d | HyperLogLog | end of run + RETENTION_DAYS (n: ROLLUP_SPANS)|
- * | page:<page>:referrers:<first>:<n>d   | sorted set  | end of run + RETENTION_DAYS (n: ROLLUP_SPANS)|
- * | thead:visits                         | stream      | entries older than RETENTION_DAYS, and      |
- * |                                      |             | beyond VISIT_LOG_MAX_ENTRIES, trimmed       |
- * | thead:visitor:<id>                   | hash        | RETENTION_DAYS after the last visit         |
- * | thead:limit:<ip or IPv6 /64>:<min>   | string      | 60 seconds                                  |
- * | thead:wrong-tokens:<ip or /64>:<min> | string      | 60 seconds                                  |
- * | thead:salt:<YYYY-MM-DD>              | string      | SALT_TTL_SECONDS (two days)                 |
- * | thead:writer:<instance id>           | string      | WRITER_PROGRESS_TTL_SECONDS                 |
+ * | key                                    | type        | expiry                                        |
+ * |----------------------------------------|-------------|-----------------------------------------------|
+ * | page:<page>:counter                    | string      | none (all-time views, as in the seed)         |
+ * | page:<page>:counter:<YYYY-MM-DD>       | string      | end of day + RETENTION_DAYS                   |
+ * | page:<page>:uniques:<YYYY-MM-DD>       | HyperLogLog | end of day + RETENTION_DAYS                   |
+ * | page:<page>:days:<YYYY-MM>             | hash        | end of month + RETENTION_DAYS                 |
+ * | page:<page>:referrers:<YYYY-MM-DD>     | sorted set  | end of day + RETENTION_DAYS                   |
+ * | page:<page>:uniques:<first day>:<n>d   | HyperLogLog | end of run + RETENTION_DAYS (n: ROLLUP_SPANS) |
+ * | page:<page>:referrers:<first>:<n>d     | sorted set  | end of run + RETENTION_DAYS (n: ROLLUP_SPANS) |
+ * | page:<page>:utc-quarters:<UTC day>     | hash        | end of UTC day + RETENTION_DAYS + 1 day       |
+ * | page:<page>:utc-uniques:<UTC day>:<HH> | HyperLogLog | end of UTC day + RETENTION_DAYS + 1 day       |
+ * | page:<page>:utc-uniques:<UTC day>      | HyperLogLog | end of UTC day + RETENTION_DAYS + 1 day       |
+ * | thead:visits                           | stream      | entries older than RETENTION_DAYS, and        |
+ * |                                        |             | beyond VISIT_LOG_MAX_ENTRIES, trimmed         |
+ * | thead:visitor:<id>                     | hash        | RETENTION_DAYS after the last visit           |
+ * | thead:limit:<ip or IPv6 /64>:<min>     | string      | 60 seconds                                    |
+ * | thead:wrong-tokens:<ip or /64>:<min>   | string      | 60 seconds                                    |
+ * | thead:salt:<YYYY-MM-DD>                | string      | SALT_TTL_SECONDS (two days)                   |
+ * | thead:writer:<instance id>             | string      | WRITER_PROGRESS_TTL_SECONDS                   |
+ *
+ * The day keys are the site's days (TIME_ZONE), as the seed's counter is. The utc- keys are what
+ * any other zone's days and every zone's hours are made of, so they are keyed by UTC, which no
+ * setting moves: views per quarter hour, because zones at +05:45 or +10:30 start their days
+ * and hours on a quarter; visitors per UTC hour, because a HyperLogLog costs up to 12 KB where
+ * a count costs a few bytes; and per UTC day, their union, so that a long range's union reads
+ * one key a day. A reader's day or hour is the UTC hours whose middle it holds (see
+ * utcHoursWithin): exact in zones on whole hours, off by up to half an hour at each end in the
+ * others. Every key of a page starts `page:<page>:`, so a hash tag on the page name can later
+ * put a page's keys in one Redis Cluster slot.
  */
 
-import { addDays, expiryOfDay, lastDayOf, lastDayOfMonth, runHolding, type DayRun } from '../calendar.js'
+import { addDays, expiryOfDay, lastDayOf, lastDayOfMonth, runHolding, utcDayAndHour, type DayRun } from '../calendar.js'
 
 export const keys = {
   /** All-time views of a page, as in the seed. */
@@ -42,6 +55,19 @@ export const keys = {
   uniquesOfRun: (page: string, { first, days }: DayRun) => days === 1 ? keys.uniquesOnDay(page, first) : `page:${page}:uniques:${first}:${days}d`,
   /** The referrers of an aligned run of days (a rollup), or of one day, the top ones kept. */
   referrersOfRun: (page: string, { first, days }: DayRun) => days === 1 ? keys.referrersOnDay(page, first) : `page:${page}:referrers:${first}:${days}d`,
+  /**
+   * A page's views per UTC quarter hour of one UTC day: field `HH:MM` (the quarter's start),
+   * value three numbers joined by spaces: views (bots included, as the day counter), bots and
+   * limited views. At most 96 fields, which keeps the hash in Redis's compact encoding.
+   */
+  viewsByQuarter: (page: string, utcDay: string) => `page:${page}:utc-quarters:${utcDay}`,
+  /** Distinct human visitors of a page in one UTC hour (hours since the epoch). */
+  uniquesInUtcHour: (page: string, hour: number) => {
+    const [day, hh] = utcDayAndHour(hour)
+    return `page:${page}:utc-uniques:${day}:${hh}`
+  },
+  /** Distinct human visitors of a page on one UTC day: the union of its 24 hours. */
+  uniquesOnUtcDay: (page: string, utcDay: string) => `page:${page}:utc-uniques:${utcDay}`,
   /** The visitor log: one entry per human view, of every page. */
   visitLog: () => 'thead:visits',
   /**
@@ -97,6 +123,14 @@ export function oldestVisitKept (retentionDays: number, now: number): number {
 /** When the day table holding `day` may go: RETENTION_DAYS after its month's last day. */
 export function expiryOfDayTable (day: string, retentionDays: number): number {
   return expiryOfDay(lastDayOfMonth(day), retentionDays)
+}
+
+/**
+ * When a UTC day's keys may go: a day later than a day key of that date, because another
+ * zone's day reaches up to a day either side of its date in UTC (+14:00 to -12:00).
+ */
+export function expiryOfUtcDay (utcDay: string, retentionDays: number): number {
+  return expiryOfDay(utcDay, retentionDays + 1)
 }
 
 /** When a rollup may go: RETENTION_DAYS after its run's last day. */

@@ -1,6 +1,6 @@
-import { expiryOfDay } from '../calendar.js'
+import { expiryOfDay, utcDayAndHour, utcHourOf } from '../calendar.js'
 import {
-  expiryOfDayTable, expiryOfRun, keys, oldestVisitKept, REFERRERS_KEPT_PER_DAY, rollupsHolding,
+  expiryOfDayTable, expiryOfRun, expiryOfUtcDay, keys, oldestVisitKept, REFERRERS_KEPT_PER_DAY, rollupsHolding,
   VISIT_LOG_MAX_ENTRIES, VISITOR_RECENT_VISITS, WRITER_PROGRESS_TTL_SECONDS
 } from './keys.js'
 
@@ -65,6 +65,8 @@ export interface GroupCounts {
   outcomes: ViewOutcome[] | null
 }
 
+const QUARTER_MS = 15 * 60_000
+
 // The script's one-letter codes stay between it and this adapter.
 const KIND_CODE: Record<ViewKind, string> = { person: 'h', bot: 'b', 'do-not-track': 'p' }
 const OUTCOME_OF_CODE: Record<string, ViewOutcome> = { n: 'counted', d: 'duplicate', b: 'bot', p: 'do-not-track', l: 'limited' }
@@ -86,8 +88,13 @@ export function recordViewsCall (batch: ViewBatch, { retentionDays, viewLimitPer
   })]
   for (const { page, day, views } of batch.groups) {
     const rollups = rollupsHolding(day)
+    const hours = [...new Set(views.map(({ visit }) => utcHourOf(visit.time)))]
     callKeys.push(keys.viewsAllTime(page), keys.viewsOnDay(page, day), keys.uniquesOnDay(page, day), keys.dayTable(page, day.slice(0, 7)), keys.referrersOnDay(page, day))
     for (const run of rollups) callKeys.push(keys.uniquesOfRun(page, run), keys.referrersOfRun(page, run))
+    for (const hour of hours) {
+      const [utcDay] = utcDayAndHour(hour)
+      callKeys.push(keys.uniquesInUtcHour(page, hour), keys.viewsByQuarter(page, utcDay), keys.uniquesOnUtcDay(page, utcDay))
+    }
     for (const { kind, clientIp, visit } of views) {
       // A journaled view has no address (see writeJournal): it is not limited.
       const limiter = viewLimitPerIp > 0 && clientIp !== '' ? keys.viewLimit(clientIp, Math.floor(visit.time / 60_000)) : ''
@@ -99,11 +106,18 @@ export function recordViewsCall (batch: ViewBatch, { retentionDays, viewLimitPer
       expireAt: expiryOfDay(day, retentionDays),
       dayTableExpireAt: expiryOfDayTable(day, retentionDays),
       rollupExpireAt: rollups.map((run) => expiryOfRun(run, retentionDays)),
+      hourExpireAt: hours.map((hour) => expiryOfUtcDay(utcDayAndHour(hour)[0], retentionDays)),
       // Arrays, not objects: a batch of 500 views encodes and decodes much faster.
-      views: views.map(({ kind, visit }) => [KIND_CODE[kind], visit.visitor, String(visit.time), visit.ip, visit.userAgent, visit.referrer])
+      views: views.map(({ kind, visit }) => [KIND_CODE[kind], visit.visitor, String(visit.time), visit.ip, visit.userAgent, visit.referrer, hours.indexOf(utcHourOf(visit.time)) + 1, quarterOf(visit.time)])
     }))
   }
   return { keys: callKeys, args }
+}
+
+/** The UTC quarter hour that holds `time` (ms), as the field of its day's viewsByQuarter: HH:MM. */
+function quarterOf (time: number): string {
+  const iso = new Date(time - (time % QUARTER_MS)).toISOString()
+  return iso.slice(11, 16)
 }
 
 /** Each group's counts from the script's reply: { applied, then views, uniques, outcome codes per group }. */

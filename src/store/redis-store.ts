@@ -5,6 +5,7 @@ import type { Erasure, LoggedVisit, VisitorSummary } from '../schemas.js'
 import { defineCommands } from './commands.js'
 import { keys, SALT_TTL_SECONDS } from './keys.js'
 import { emptyRange, rangeNumbersIn, readRangeCall, type RangeNumbers } from './read-range.js'
+import { spanNumbersIn, spanReads, type Span, type SpanNumbers } from './read-zone.js'
 import { recordViewsCall, recordViewsReply, type ViewBatch } from './record-views.js'
 import type { RecordedBatch, Store, StoreHealth } from './store.js'
 import { eraseVisitor, listVisits, readVisitor, trimVisitLog, visitsBetween } from './visitor-log.js'
@@ -57,6 +58,18 @@ export class RedisStore implements Store {
     const { keys: callKeys, args, months } = readRangeCall(page, kept, today)
     const reply = await answer(this.#client.readRange(callKeys.length, ...callKeys, ...args))
     return rangeNumbersIn(reply, days, { months, oldestKept })
+  }
+
+  async readSpans (page: string, spans: Span[], { union }: { union: boolean }): Promise<{ spans: SpanNumbers[], union: number }> {
+    const reads = spanReads(page, spans, { union })
+    // The unions are commands, not a script: a year of another zone's days counts thousands of
+    // HyperLogLogs, and Redis serves other clients between a pipeline's commands, never inside a script.
+    const pipeline = this.#client.pipeline().readQuarters(reads.quarterTables.length, ...reads.quarterTables)
+    for (const list of reads.uniques) pipeline.pfcount(...list)
+    const replies = await answer(pipeline.exec()) as Array<[Error | null, unknown]>
+    for (const [error] of replies) if (error !== null) throw new RedisUnavailableError(error)
+    const counts = replies.slice(1).map(([, count]) => count as number)
+    return { spans: spanNumbersIn(spans, reads, replies[0]?.[1] as string[], counts), union: union ? counts[spans.length] as number : 0 }
   }
 
   async listVisits (query: { start: number, end: number, before?: string, limit: number }): Promise<{ visits: LoggedVisit[], next: string | null }> {

@@ -1,5 +1,6 @@
 import type { Erasure, LoggedVisit, VisitorSummary } from '../schemas.js'
 import type { RangeNumbers } from './read-range.js'
+import type { Span, SpanNumbers } from './read-zone.js'
 import type { GroupCounts, ViewBatch } from './record-views.js'
 
 /** Where the master is and how many replicas it has; `master` is null while none answers as one. */
@@ -28,6 +29,11 @@ export interface Store {
   recordBatch: (batch: ViewBatch, oldestUnconfirmed: number) => Promise<RecordedBatch>
   /** A page's numbers on `days` (consecutive, in order); days before `oldestKept` answer zeros. */
   readRange: (page: string, days: string[], window: { today: string, oldestKept: string }) => Promise<RangeNumbers>
+  /**
+   * A page's numbers in each of `spans` (consecutive instants, in order: any zone's days or
+   * hours), from its UTC quarter hours and hours; with `union`, also the visitors of all of them.
+   */
+  readSpans: (page: string, spans: Span[], options: { union: boolean }) => Promise<{ spans: SpanNumbers[], union: number }>
   /** The visitor log between `start` and `end` (ms), newest first, a page at a time. */
   listVisits: (query: { start: number, end: number, before?: string, limit: number }) => Promise<{ visits: LoggedVisit[], next: string | null }>
   /**

@@ -7,6 +7,8 @@
   then per (page, day) group:
     viewsAllTime, viewsOnDay, uniquesOnDay, dayTable, referrersOnDay,
     then per rollup holding the day: its uniques, its referrers,
+    then per UTC hour of the group's views: uniquesInUtcHour, viewsByQuarter and
+    uniquesOnUtcDay of the hour's UTC day,
     then per view: visitorSummary ('' unless a person's view), viewLimit ('' when not limited)
 
   ARGV[1]  settings, JSON: seq (this batch's number), oldestUnconfirmed (the writer's oldest
@@ -14,11 +16,15 @@
            (seconds), oldestLogId (ms: older log entries go), logCap, referrersKept,
            recentKept (log ids per visitor), viewLimit (views per address and minute, 0: none)
   ARGV[1 + g] group g's header and views, JSON: page, day, expireAt (unix seconds, of the day's
-           keys), dayTableExpireAt, rollupExpireAt (one per rollup, as in KEYS), views: a list
-           of { kind, visitor, time (ms, a string), ip, userAgent, referrer } as arrays, in that order.
+           keys), dayTableExpireAt, rollupExpireAt (one per rollup, as in KEYS), hourExpireAt
+           (one per UTC hour, as in KEYS, of its three keys), views: a list of { kind, visitor,
+           time (ms, a string), ip, userAgent, referrer, hour (its UTC hour's place in
+           hourExpireAt), quarter (its UTC quarter hour's field, HH:MM) } as arrays, in that order.
 
   A view's kind is 'h' (a person), 'b' (a bot or prefetch) or 'p' (a person asking not to be
   tracked): all three count as views; only a person's goes to the uniques and the visitor log.
+  A view's UTC hour and quarter get the same counts as its day, in this same call, so a batch
+  applied once counts once in them too.
 
   Returns { applied (1 or 0), then per group: views, uniques, outcomes }, where outcomes has a
   letter per view: 'n' the visitor's first view of the page today, 'd' a later one, 'b', 'p', or
@@ -28,8 +34,8 @@
 ]]
 
 local SETTINGS = { 'seq', 'oldestUnconfirmed', 'progressTtl', 'summaryTtl', 'oldestLogId', 'logCap', 'referrersKept', 'recentKept', 'viewLimit' }
-local GROUP = { 'page', 'day', 'expireAt', 'dayTableExpireAt', 'rollupExpireAt', 'views' }
-local KEYS_PER_GROUP, KEYS_PER_ROLLUP, KEYS_PER_VIEW = 5, 2, 2
+local GROUP = { 'page', 'day', 'expireAt', 'dayTableExpireAt', 'rollupExpireAt', 'hourExpireAt', 'views' }
+local KEYS_PER_GROUP, KEYS_PER_ROLLUP, KEYS_PER_HOUR, KEYS_PER_VIEW = 5, 2, 3, 2
 
 -- A field the caller left out is a layout mismatch between this script and its builder: say which.
 local function decoded (text, fields, what)
@@ -109,24 +115,57 @@ local function addToDayTable (k, group, tally, people)
   redis.call('EXPIREAT', dayTable, group.dayTableExpireAt)
 end
 
+-- Each UTC hour's quarters get their views, bots and limited views; its hour and its UTC day
+-- the visitors. hours[h] is { quarters = { [HH:MM] = { views, bots, limited } }, people }.
+local function addToHours (k, group, hours)
+  for h, expireAt in ipairs(group.hourExpireAt) do
+    local hourUniques, quarters, dayUniques = KEYS[k + (h - 1) * KEYS_PER_HOUR], KEYS[k + (h - 1) * KEYS_PER_HOUR + 1], KEYS[k + (h - 1) * KEYS_PER_HOUR + 2]
+    for quarter, added in pairs(hours[h].quarters) do
+      local counts, c = {}, 1
+      for number in string.gmatch(redis.call('HGET', quarters, quarter) or '0 0 0', '%d+') do
+        counts[c] = tonumber(number) + added[c]
+        c = c + 1
+      end
+      redis.call('HSET', quarters, quarter, table.concat(counts, ' '))
+    end
+    redis.call('EXPIREAT', quarters, expireAt)
+    if #hours[h].people > 0 then
+      for _, key in ipairs({ hourUniques, dayUniques }) do
+        redis.call('PFADD', key, unpack(hours[h].people))
+        redis.call('EXPIREAT', key, expireAt)
+      end
+    end
+  end
+end
+
 -- Counts one group's views (its keys from KEYS[k]); answers their outcomes.
 local function countViews (k, group, firstView)
   local tally = { counted = 0, limited = 0, bots = 0, new = 0, returning = 0 }
-  local outcomes, people, referred = {}, {}, {}
+  local outcomes, people, referred, hours = {}, {}, {}, {}
+  for h = 1, #group.hourExpireAt do hours[h] = { quarters = {}, people = {} } end
   for v, visit in ipairs(group.views) do
     local summary, limiter = KEYS[firstView + (v - 1) * KEYS_PER_VIEW], KEYS[firstView + (v - 1) * KEYS_PER_VIEW + 1]
+    local hour = hours[visit[7]]
+    local quarter = hour.quarters[visit[8]] or { 0, 0, 0 }
+    hour.quarters[visit[8]] = quarter
     local outcome = visit[1]
     if overLimit(limiter) then outcome = 'l' end
     if outcome == 'l' then
       tally.limited = tally.limited + 1
+      quarter[3] = quarter[3] + 1
     else
       tally.counted = tally.counted + 1
-      if outcome == 'b' then tally.bots = tally.bots + 1 end
+      quarter[1] = quarter[1] + 1
+      if outcome == 'b' then
+        tally.bots = tally.bots + 1
+        quarter[2] = quarter[2] + 1
+      end
     end
     if outcome == 'h' then
       local returning
       outcome, returning = updateSummary(summary, group.page, group.day, visit)
       people[#people + 1] = visit[2]
+      hour.people[#hour.people + 1] = visit[2]
       -- New and returning count each visitor once per page and day.
       if outcome == 'n' then
         local kind = returning and 'returning' or 'new'
@@ -143,6 +182,7 @@ local function countViews (k, group, firstView)
   end
   addToRollups(k, group, people, referred)
   addToDayTable(k, group, tally, people)
+  addToHours(k + KEYS_PER_GROUP + #group.rollupExpireAt * KEYS_PER_ROLLUP, group, hours)
   return table.concat(outcomes)
 end
 
@@ -151,7 +191,7 @@ local groups, k = {}, 3
 for g = 2, #ARGV do
   local group = decoded(ARGV[g], GROUP, 'group ' .. (g - 1))
   group.firstKey = k
-  group.firstView = k + KEYS_PER_GROUP + #group.rollupExpireAt * KEYS_PER_ROLLUP
+  group.firstView = k + KEYS_PER_GROUP + #group.rollupExpireAt * KEYS_PER_ROLLUP + #group.hourExpireAt * KEYS_PER_HOUR
   k = group.firstView + #group.views * KEYS_PER_VIEW
   groups[#groups + 1] = group
 end
