@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import { sealBatch, settle, type DayCounts, type SealedBatch, type View, type Waiter } from './sealed-batch.js'
+import { PendingViews } from './pending-views.js'
+import { sealBatch, settle, type DayCounts, type SealedBatch, type View } from './sealed-batch.js'
 import type { SpoolJournal, SpoolLeftOver } from './spool-journal.js'
 import { MAX_VIEWS_PER_BATCH } from './store/keys.js'
 import type { GroupCounts } from './store/record-views.js'
@@ -42,12 +43,7 @@ export class ViewRecorder {
   /** Views confirmed written (and replicated, when replicas are waited for). */
   written = 0
   #seq = 0
-  #pending: Array<{ view: View, waiter: Waiter }> = []
-  /** How many of the pending views, from the oldest, are in the journal. */
-  #journaled = 0
-  #journalScheduled = false
-  /** Pages to serve without their numbers once their views are in the journal. */
-  #answerOnceJournaled: Array<() => void> = []
+  readonly #pending: PendingViews
   #sealed: SealedBatch[]
   #inFlight = 0
   #scheduled = false
@@ -69,9 +65,8 @@ export class ViewRecorder {
       waiters: batch.groups.map(() => []),
       views: batch.groups.reduce((sum, group) => sum + group.views.length, 0)
     }))
-    // Never sent: they go in this writer's batches, and are in the journal already.
-    this.#pending = views.map((view) => ({ view, waiter: () => {} }))
-    this.#journaled = views.length
+    // Never sent: they go in this writer's batches.
+    this.#pending = new PendingViews(options.journal, views)
     this.#stopWatchingReady = options.store.onReady(this.#onReady)
     // What was left over waits for the connection rather than failing (and warning) before it.
     if (options.store.ready) this.#schedule()
@@ -101,19 +96,16 @@ export class ViewRecorder {
     return new Promise((resolve) => {
       // The page waits for its numbers only so long, whatever Redis is doing.
       const deadline = setTimeout(() => {
-        this.#journalPending()
+        this.#pending.append()
         resolve(null)
       }, this.#options.pageCountWaitMs)
-      this.#pending.push({
-        view,
-        waiter: (counts) => {
-          clearTimeout(deadline)
-          resolve(counts)
-        }
-      })
+      const waiter = (counts: DayCounts | null): void => {
+        clearTimeout(deadline)
+        resolve(counts)
+      }
       // While Redis is away the page is served at once, as soon as its view is on disk.
-      if (this.#lastWriteFailed || !this.#options.store.ready) this.#answerOnceJournaled.push(() => resolve(null))
-      this.#journalSoon()
+      const away = this.#lastWriteFailed || !this.#options.store.ready
+      this.#pending.add(view, waiter, away ? () => { resolve(null) } : undefined)
       this.#schedule()
     })
   }
@@ -139,27 +131,7 @@ export class ViewRecorder {
     clearTimeout(this.#retryTimer)
     this.#stopWatchingReady()
     for (const sealed of this.#sealed) settle(sealed, null)
-    for (const { waiter } of this.#pending) waiter(null)
-    return { batches: this.#sealed.map((sealed) => sealed.batch), views: this.#pending.map(({ view }) => view) }
-  }
-
-  /** Appends the views taken since the last append, in one write, then serves the pages waiting for that. */
-  #journalPending (): void {
-    // Once closed, the journal is left with every view held (see close).
-    if (this.#journaled < this.#pending.length && !this.#closed) {
-      this.#options.journal.take(this.#pending.slice(this.#journaled).map(({ view }) => view))
-      this.#journaled = this.#pending.length
-    }
-    for (const answer of this.#answerOnceJournaled.splice(0)) answer()
-  }
-
-  #journalSoon (): void {
-    if (this.#journalScheduled) return
-    this.#journalScheduled = true
-    setImmediate(() => {
-      this.#journalScheduled = false
-      this.#journalPending()
-    })
+    return { batches: this.#sealed.map((sealed) => sealed.batch), views: this.#pending.close() }
   }
 
   readonly #onReady = (): void => {
@@ -208,7 +180,7 @@ export class ViewRecorder {
         this.#sealed.splice(this.#sealed.indexOf(head), 1)
         this.written += head.views
         this.#options.journal.written(head.batch.writerId, head.batch.seq)
-        if (this.#options.journal.wantsRewrite) this.#options.journal.rewrite(this.#sealed.map((held) => held.batch), this.#pending.slice(0, this.#journaled).map(({ view }) => view))
+        if (this.#options.journal.wantsRewrite) this.#options.journal.rewrite(this.#sealed.map((held) => held.batch), this.#pending.journaled())
       } else {
         // Once per batch: a replica may be away for a while, and each retry would say the same.
         if (!head.heldForReplicas) this.#options.log.warn({ seq: head.batch.seq, replicas: this.#options.waitReplicas }, 'batch written but not yet replicated: it stays in the spool')
@@ -253,10 +225,8 @@ export class ViewRecorder {
   }
 
   #seal (): SealedBatch {
-    this.#journalPending()
     this.#seq += 1
-    const taken = this.#pending.splice(0, MAX_VIEWS_PER_BATCH)
-    this.#journaled -= taken.length
+    const taken = this.#pending.take(MAX_VIEWS_PER_BATCH)
     this.#options.journal.sealed(this.writerId, this.#seq, taken.length)
     return sealBatch(taken, this.writerId, this.#seq)
   }

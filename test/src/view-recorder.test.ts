@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
@@ -232,4 +233,20 @@ t.test('a batch still on its way when the recorder closes is not retried after',
   t.equal(await answer, null, 'its page is released')
   await sleep(300)
   t.equal(await waitCalls(), 1, 'sent once, never retried after the close')
+})
+
+t.test('a journal grown well past what the spool holds is rewritten to just that while views keep coming', async (t) => {
+  const { redis, built } = await setUp(t)
+  const journal = join(t.testdir(), 'spool.journal')
+  const recorder = recorderOf(t, built, { spoolLimit: 50_000, pageCountWaitMs: 0 }, journal)
+  const firstFile = statSync(journal).ino
+  // Taken in one turn: one append of some 14 MB, then batches of 500 leave it one by one.
+  for (let index = 0; index < 40_000; index += 1) {
+    const view = viewBy(`visitor-${index}`, 'bot')
+    void recorder.record({ ...view, visit: { ...view.visit, userAgent: 'a long user agent '.repeat(18) } })
+  }
+  await recorder.flush(60_000)
+  t.equal(await redis.client.get(COUNTER), '40000', 'every view written once')
+  t.not(statSync(journal).ino, firstFile, 'the journal was rewritten')
+  t.equal(statSync(journal).size, 0, 'and holds nothing once all is written')
 })
