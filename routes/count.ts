@@ -83,6 +83,10 @@ const countRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       done(new HttpError(400, 'The body must be JSON such as {"page": "blog", "url": "https://blog.example.com/"}'), undefined)
     }
   })
+  // Any other body is no view: said in words, rather than Fastify's bare "Unsupported Media Type".
+  fastify.addContentTypeParser('*', function refuseBody (_request, _body, done) {
+    done(Object.assign(new Error('Send the view as text/plain, as count.js does, or as application/json'), { statusCode: 415 }), undefined)
+  })
 
   fastify.get('/count.js', {
     schema: {
@@ -100,7 +104,7 @@ const countRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Counts a view of a page served elsewhere, as count.js sends it',
       consumes: ['text/plain', 'application/json'],
       body: Beacon,
-      response: { 204: Type.Null({ description: `The view is taken. ${TAKEN}` }), ...countErrors }
+      response: { 204: Type.Null({ description: `The view is taken. ${TAKEN}` }), ...countErrors, 415: errorAnswer('The body is neither text/plain nor application/json') }
     }
   }, async function countBeacon (request, reply) {
     const { page: name, url, referrer } = request.body

@@ -1,5 +1,7 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import fc from 'fast-check'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import { ROLLUP_SPANS } from '../../src/store/keys.js'
 import { build } from '../helpers/build.js'
@@ -20,10 +22,20 @@ const hostile = fc.oneof(
 
 const query = (text: string): string => encodeURIComponent(text)
 
+/** A page served elsewhere, counted through /count from BLOG, beside thead's ad page. */
+const BLOG = 'https://blog.example.com'
+function pagesWithBlog (t: Test): string {
+  const file = join(t.testdir(), 'pages.json')
+  writeFileSync(file, JSON.stringify({ pages: [{ name: 'index', path: '/', template: 'config/ad-page.html' }, { name: 'blog', origins: [BLOG] }] }))
+  return file
+}
+const BEACON = { 'content-type': 'text/plain;charset=UTF-8' }
+
 t.test('no route answers 5xx to hostile input, and rejected input writes nothing', async (t) => {
   const redis = await startTestRedis(t)
-  const { app } = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN })
-  type Request = { method?: 'GET' | 'DELETE', url: string, headers?: Record<string, string> }
+  // Accepted views are waited for, so that none is written while a rejection is checked.
+  const { app } = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN, PAGES_FILE: pagesWithBlog(t), PAGE_COUNT_WAIT_MS: '5000' })
+  type Request = { method?: 'GET' | 'DELETE' | 'POST', url: string, headers?: Record<string, string>, payload?: string }
   const endpoints: Array<(text: string) => Request> = [
     (text) => ({ url: `/stats/${query(text)}` }),
     (text) => ({ url: `/stats/today?page=${query(text)}` }),
@@ -44,7 +56,16 @@ t.test('no route answers 5xx to hostile input, and rejected input writes nothing
     (text) => ({ url: '/visitors', headers: { ...AUTH, accept: text.replace(/[^\t\x20-\x7e]/g, '') } }),
     (text) => ({ url: `/visitors/${query(text)}`, headers: AUTH }),
     (text) => ({ method: 'DELETE', url: `/visitors/${query(text)}`, headers: AUTH }),
-    (text) => ({ url: '/visitors', headers: { authorization: text.replace(/[^\t\x20-\x7e]/g, '') } })
+    (text) => ({ url: '/visitors', headers: { authorization: text.replace(/[^\t\x20-\x7e]/g, '') } }),
+    (text) => ({ url: `/count.gif?page=${query(text)}` }),
+    (text) => ({ url: '/count.gif?page=blog', headers: { referer: text.replace(/[^\t\x20-\x7e]/g, '') } }),
+    (text) => ({ url: '/count.gif?page=blog', headers: { origin: text.replace(/[^\t\x20-\x7e]/g, '') } }),
+    (text) => ({ method: 'POST', url: '/count', headers: BEACON, payload: text }),
+    (text) => ({ method: 'POST', url: '/count', headers: BEACON, payload: JSON.stringify({ page: text, url: BLOG }) }),
+    (text) => ({ method: 'POST', url: '/count', headers: BEACON, payload: JSON.stringify({ page: 'blog', url: text }) }),
+    (text) => ({ method: 'POST', url: '/count', headers: BEACON, payload: JSON.stringify({ page: 'blog', url: BLOG, referrer: text }) }),
+    (text) => ({ method: 'POST', url: '/count', headers: { ...BEACON, origin: text.replace(/[^\t\x20-\x7e]/g, '') }, payload: JSON.stringify({ page: 'blog', url: BLOG }) }),
+    (text) => ({ method: 'POST', url: '/count', headers: { 'content-type': text.replace(/[^\t\x20-\x7e]/g, '') }, payload: JSON.stringify({ page: 'blog', url: BLOG }) })
   ]
   // A wrong token is counted (shared by every instance, so guessing is slowed everywhere): the one write bad input makes.
   const keysWritten = async (): Promise<number> => (await redis.client.keys('*')).filter((key) => !key.startsWith('thead:wrong-tokens:')).length
