@@ -1,7 +1,9 @@
+import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import t, { type Test } from 'tap'
 import { parse } from 'yaml'
+import { HAPROXY } from '../../scripts/lib/haproxy.js'
 import { directive, readDirectives, TOPOLOGY_CONFIG_DIR, TOPOLOGY_FILES } from '../../scripts/topology.js'
 import { loadConfig, projectRoot } from '../../src/config.js'
 
@@ -15,6 +17,10 @@ interface Service {
   command?: string[]
   environment?: Record<string, string>
   healthcheck?: { test: string[] }
+  ports?: string[]
+  container_name?: string
+  deploy?: { replicas: number }
+  depends_on?: string[] | Record<string, { condition: string }>
 }
 
 const composeDir = join(projectRoot, 'docker')
@@ -92,4 +98,39 @@ t.test('the app is built from docker/Dockerfile with what it reads at run time',
   }
   t.match(dockerfile, /^CMD \["node", "dist\/src\/server\.js"\]$/m, 'node runs as PID 1, so it gets SIGTERM and journals its spool')
   t.ok(app.volumes?.includes('app-spool:/app/var'), 'the spool journal survives the container')
+})
+
+const scaled = parse(readFileSync(join(composeDir, 'compose.scale.yaml'), 'utf8')) as { services: Record<string, Service> }
+
+t.test('compose.scale.yaml: app replicas that --scale can add, behind HAProxy, sharing one Redis', async (t) => {
+  const { app, lb, redis } = scaled.services as Record<'app' | 'lb' | 'redis', Service>
+  t.same(Object.keys(scaled.services).sort(), ['app', 'lb', 'redis'])
+  for (const [name, service] of Object.entries(scaled.services)) t.equal(service.network_mode, undefined, `${name} is on the project's network, where Docker's DNS names the replicas`)
+  t.equal(app.container_name, undefined, 'the app has no fixed name')
+  t.equal(app.ports, undefined, 'nor a host port: replicas would fight over it')
+  t.ok((app.deploy?.replicas as number) > 1, 'several replicas by default')
+  t.same(app.build, services.app?.build, 'the same image as compose.yaml\'s app')
+  t.equal(app.volumes, undefined, 'no volume for the journal: every replica would share it, and a journal must be one process\'s')
+  t.same(app.depends_on, { redis: { condition: 'service_healthy' } })
+  t.same(redis.command, ['redis-server', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction'], 'Redis keeps its counts and never evicts the writer markers')
+
+  const env = app.environment as Record<string, string>
+  t.match(env.COOKIE_SECRET, /^\$\{COOKIE_SECRET:\?/, 'every replica gets the one COOKIE_SECRET, which must be set')
+  const config = loadConfig({ ...env, COOKIE_SECRET: 'a-secret-of-thirty-two-characters-' })
+  t.match(config.redis, { mode: 'standalone', url: 'redis://redis:6379' }, 'the app\'s environment is a valid configuration, for the redis service')
+  t.equal(config.embeddedRedis, 'off')
+  const trust = config.trustProxy as (address: string, hop: number) => boolean
+  t.ok(trust('172.18.0.5', 0) && !trust('172.18.0.5', 1), 'the app believes one proxy, HAProxy, about the client\'s address, and not what the client says')
+
+  t.match(lb.image, /^haproxy:/)
+  t.ok(Array.isArray(lb.depends_on) && lb.depends_on.includes('app'), 'the load balancer starts after the app')
+  const mount = (lb.volumes as string[])[0] as string
+  t.equal(mount, './haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro', 'HAProxy runs docker/haproxy/haproxy.cfg')
+  const haproxyConfig = readFileSync(join(composeDir, 'haproxy', 'haproxy.cfg'), 'utf8')
+  t.match(haproxyConfig, new RegExp(`^  server-template app \\d+ app:${config.port} check .*resolvers docker init-addr none$`, 'm'), 'it finds the replicas by the service\'s name, on the app\'s port, and checks them')
+  const bind = /^frontend web\n {2}bind :(\d+)$/m.exec(haproxyConfig)?.[1]
+  t.ok(lb.ports?.includes(`${bind as string}:${bind as string}`), 'it publishes the port its frontend binds')
+  t.match(haproxyConfig, /^ {2}option forwardfor$/m, 'it tells the app who the client is')
+  t.match(haproxyConfig, /^ {2}retry-on conn-failure$/m, 'it retries only what no replica took')
+  t.match(execFileSync(HAPROXY, ['-c', '-f', join(composeDir, 'haproxy', 'haproxy.cfg')], { encoding: 'utf8' }), /Configuration file is valid/, 'haproxy -c finds the file valid')
 })
