@@ -114,7 +114,7 @@ export class RedisStore implements Store {
 
   async health (): Promise<StoreHealth> {
     // ROLE, not PING: a master that Sentinel has just turned into a replica still answers PING.
-    const role = this.ready ? await this.#client.role().catch(() => undefined) : undefined
+    const role = this.ready ? await answerWithin(this.#client.role(), HEALTH_ANSWER_MS) : undefined
     if (role?.[0] !== 'master') return { master: null, replicas: 0 }
     const { remoteAddress, remotePort } = this.#client.stream
     return { master: { host: remoteAddress as string, port: remotePort as number }, replicas: (role[2] as unknown[]).length }
@@ -135,5 +135,23 @@ async function answer<T> (read: Promise<T>): Promise<T> {
     return await read
   } catch (error) {
     throw new RedisUnavailableError(error)
+  }
+}
+
+/**
+ * How long a health check waits for the master's answer: a hung master would hold it for the
+ * command timeout (seconds), past a load balancer's own check timeout, which would then take
+ * every instance out at once, though they all serve pages and spool the views.
+ */
+const HEALTH_ANSWER_MS = 500
+
+/** The promise's value, or undefined when it fails or takes longer than `ms`. */
+async function answerWithin<T> (promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<undefined>((resolve) => { timer = setTimeout(resolve, ms) })
+  try {
+    return await Promise.race([promise.catch(() => undefined), late])
+  } finally {
+    clearTimeout(timer)
   }
 }

@@ -40,11 +40,13 @@ t.test('no master: 503, and the spool\'s depth and drops while views wait', asyn
   t.match((await app.inject({ url: '/healthz' })).json(), { status: 'ok', spool: { depth: 0, dropped: 1 } })
 })
 
-t.test('a hung master is unreachable, though its connection is open', async (t) => {
+t.test('a hung master is unreachable, though its connection is open, and said so in well under a load balancer\'s check timeout', async (t) => {
   const redis = await startTestRedis(t)
   const { app } = await build(t, { REDIS_URL: redis.url })
   redis.pause()
+  const asked = Date.now()
   const response = await app.inject({ url: '/healthz' })
+  t.ok(Date.now() - asked < 1500, `answered in ${Date.now() - asked} ms, not after the command timeout`)
   t.equal(response.statusCode, 503)
   t.match(response.json(), { status: 'unavailable', redis: { reachable: false, master: null } })
 })
