@@ -10,13 +10,14 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdtempSync, openSync, rmSync } from 'node:fs'
+import { mkdtempSync, openSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { dayIn } from '../src/calendar.js'
 import { projectRoot } from '../src/config.js'
 import type { Health } from '../routes/healthz.js'
+import { runDemo } from './lib/demo.js'
 import { distinctFreePorts } from './lib/ports.js'
 import { waitFor } from './lib/wait.js'
 import { ask, startTopology, watchSentinels, type SentinelWatch, type Topology, type TopologyNode } from './topology.js'
@@ -217,20 +218,4 @@ async function cleanUp (): Promise<void> {
   await topology?.stop()
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping everything the demo started`)
-    void cleanUp().finally(() => process.exit(130))
-  })
-}
-
-let passed = false
-try {
-  passed = await main()
-} catch (error) {
-  console.error(`demo failed: ${(error as Error).message}\nlogs are in ${workDir}`)
-} finally {
-  await cleanUp()
-}
-if (passed) rmSync(workDir, { recursive: true, force: true })
-process.exitCode = passed ? 0 : 1
+await runDemo(main, cleanUp, workDir)

@@ -12,7 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -21,6 +21,7 @@ import { dayIn } from '../src/calendar.js'
 import { projectRoot } from '../src/config.js'
 import { startRedisProcess, tiedToThisProcess, type RedisProcess } from '../src/redis-process.js'
 import { SERVED_BY, startHaproxy, type LoadBalancer } from './lib/haproxy.js'
+import { runDemo } from './lib/demo.js'
 import { distinctFreePorts } from './lib/ports.js'
 import { waitFor } from './lib/wait.js'
 
@@ -207,20 +208,4 @@ async function cleanUp (): Promise<void> {
   await redis?.stop()
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping everything the demo started`)
-    void cleanUp().finally(() => process.exit(130))
-  })
-}
-
-let passed = false
-try {
-  passed = await main()
-} catch (error) {
-  console.error(`demo failed: ${(error as Error).message}\nlogs are in ${workDir}`)
-} finally {
-  await cleanUp()
-}
-if (passed) rmSync(workDir, { recursive: true, force: true })
-process.exitCode = passed ? 0 : 1
+await runDemo(main, cleanUp, workDir)

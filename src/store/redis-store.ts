@@ -148,7 +148,7 @@ const HEALTH_ANSWER_MS = 500
 /** The promise's value, or undefined when it fails or takes longer than `ms`. */
 async function answerWithin<T> (promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined
-  const late = new Promise<undefined>((resolve) => { timer = setTimeout(resolve, ms) })
+  const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms) })
   try {
     return await Promise.race([promise.catch(() => undefined), late])
   } finally {
