@@ -1,28 +1,37 @@
 /**
  * `npm run bench`: the ad page's throughput and latency with counting on, against the same
- * page without counting (the ceiling) and counted as the seed counts (the baseline).
+ * page without counting (the ceiling) and counted as the seed counts (the baseline); then what
+ * a view costs each process in CPU and Redis in bytes, for the sizing table, the service with
+ * one and two workers against the seed's own Flask app, and the issue's targets.
  * See docs/benchmark.md for the settings (BENCH_* environment variables).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Request } from 'autocannon'
 import { Redis } from 'ioredis'
 import { projectRoot } from '../src/config.js'
 import { startRedisProcess, type RedisProcess } from '../src/redis-process.js'
-import { keys } from '../src/store/keys.js'
-import { dayCountsIn } from '../src/store/read-range.js'
-import { drive, quantile, stopLoad } from './bench/load.js'
-import { buildServers, cpuSeconds, machineBusySeconds, pinProcess, planCores, startServer, stopAllServers, type ServerProcess } from './bench/processes.js'
-import { costOfReading, countersBetween, readRedisCounters, type RedisCounters } from './bench/redis-counters.js'
+import { measureCase } from './bench/case-run.js'
+import { drive, stopLoad } from './bench/load.js'
+import { buildServers, pinProcess, planCores, startServer, stopAllServers, type CorePlan, type ServerProcess } from './bench/processes.js'
+import { costOfReading } from './bench/redis-counters.js'
 import { formatTable, ratios, ratiosByRound, summarise, type BenchCase, type RunRecord } from './bench/report.js'
 import type { ServerKind } from './bench/server.js'
+import { countingChecks, type UncountedViews } from './bench/counting-checks.js'
 import { formatJournalCost, measureJournalCost } from './bench/journal-cost.js'
+import type { SizingContext } from './bench/sizing-context.js'
+import { measureCpuPart, type CpuPart } from './bench/sizing-cpu.js'
+import { sizingReport } from './bench/sizing-report.js'
+import { measureWorkersPart, type WorkersPart } from './bench/sizing-workers.js'
 import { formatStatsRange, measureStatsRange, type StatsRangeResult } from './bench/stats-range.js'
 import { BROWSER_USER_AGENT, firstUnusedAddress, issueVisitorCookies, newVisitorTraffic, returningVisitorTraffic } from './bench/traffic.js'
 import { freePort } from './lib/ports.js'
 
+/** The parts of the bench, in the order they run; BENCH_PARTS=cpu,workers runs only those. */
+const ALL_PARTS = ['cases', 'stats', 'cpu', 'sentinel', 'workers'] as const
+const PARTS = new Set((process.env.BENCH_PARTS ?? ALL_PARTS.join(',')).split(','))
+for (const part of PARTS) if (!(ALL_PARTS as readonly string[]).includes(part)) throw new Error(`BENCH_PARTS: ${part} is none of ${ALL_PARTS.join(', ')}`)
 const SECONDS = positiveNumber('BENCH_SECONDS', 5)
 const ROUNDS = positiveNumber('BENCH_ROUNDS', 3)
 const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 50)
@@ -47,8 +56,9 @@ const VIEW_LIMIT_PER_IP = process.env.BENCH_VIEW_LIMIT_PER_IP
 const STATS_VISITORS_PER_DAY = positiveNumber('BENCH_STATS_VISITORS_PER_DAY', 10_000)
 /** The servers' RETENTION_DAYS: they run with the default. */
 const DEFAULT_RETENTION_DAYS = 400
-/** Long enough for the last batch of a run to reach Redis before its counters are read. */
-const SETTLE_MS = 300
+/** Views per pass of the CPU part, and the rate of its paced passes (views/s, 4 s of them). */
+const SIZING_VIEWS = positiveNumber('BENCH_SIZING_VIEWS', 40_000)
+const SIZING_RATE = positiveNumber('BENCH_SIZING_RATE', 5000)
 
 const ALL_CASES: BenchCase[] = [
   { id: 'a', label: 'thead, every view a new visitor', server: 'thead', traffic: 'new' },
@@ -57,7 +67,7 @@ const ALL_CASES: BenchCase[] = [
   { id: 'c', label: 'seed: INCR then GET per view', server: 'seed', traffic: 'new' }
 ]
 /** BENCH_CASES=a,b runs only those, e.g. to profile one. */
-const CASES = process.env.BENCH_CASES === undefined ? ALL_CASES : ALL_CASES.filter((bench) => (process.env.BENCH_CASES as string).split(',').includes(bench.id))
+const CASES = !PARTS.has('cases') ? [] : process.env.BENCH_CASES === undefined ? ALL_CASES : ALL_CASES.filter((bench) => (process.env.BENCH_CASES as string).split(',').includes(bench.id))
 
 function positiveNumber (name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback)
@@ -96,12 +106,30 @@ async function main (): Promise<void> {
   buildServers()
   const cores = planCores()
   workDir = mkdtempSync(join(tmpdir(), 'thead-bench-'))
+  if (cores !== null) pinProcess(process.pid, cores.rest)
+  console.log(`parts: ${[...PARTS].join(', ')}; ${cores === null ? 'cores not pinned' : `servers on core ${cores.server}, load and Redis on core ${cores.rest} (the workers part: all on every core)`}; load average ${loadavg().map((load) => load.toFixed(2)).join(', ')}`)
+  // The tables' labels describe the default traffic: say when it is not.
+  if (USER_AGENT !== BROWSER_USER_AGENT) console.log(`traffic's user agent: ${USER_AGENT}`)
+  if (VIEW_LIMIT_PER_IP !== undefined) console.log(`servers' VIEW_LIMIT_PER_IP: ${VIEW_LIMIT_PER_IP}`)
+  const cases = CASES.length > 0 || PARTS.has('stats') ? await runCases(cores, workDir) : null
+  const context: SizingContext = { workDir, cores, connections: CONNECTIONS, rounds: ROUNDS, views: SIZING_VIEWS, pacedRate: SIZING_RATE, pacedViews: 4 * SIZING_RATE, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, userAgent: USER_AGENT, viewLimitPerIp: VIEW_LIMIT_PER_IP, retentionDays: DEFAULT_RETENTION_DAYS }
+  const cpu = PARTS.has('cpu') || PARTS.has('sentinel') ? await measureCpuPart(context, { sentinel: PARTS.has('sentinel') }) : null
+  const workers = PARTS.has('workers') ? await measureWorkersPart(context) : null
+  await cleanUp()
+  report(cases, cpu, workers, cores !== null)
+}
+
+interface CasesResult {
+  runs: RunRecord[]
+  uncounted: UncountedViews
+  stats: StatsRangeResult | null
+}
+
+/** The cases a, a', b and c, round by round, then the range read; stops their servers and Redis. */
+async function runCases (cores: CorePlan | null, dir: string): Promise<CasesResult> {
   const redisPort = await freePort()
-  redisServer = await startRedisProcess({ port: redisPort, dir: workDir, args: ['--save', '', '--appendonly', 'no'] })
-  if (cores !== null) {
-    pinProcess(redisServer.child.pid as number, cores.rest)
-    pinProcess(process.pid, cores.rest)
-  }
+  redisServer = await startRedisProcess({ port: redisPort, dir, args: ['--save', '', '--appendonly', 'no'] })
+  if (cores !== null) pinProcess(redisServer.child.pid as number, cores.rest)
   redisClient = new Redis({ port: redisPort })
   const serverEnv = {
     PATH: process.env.PATH ?? '',
@@ -111,17 +139,14 @@ async function main (): Promise<void> {
     // The traffic's addresses arrive in X-Forwarded-For from the loopback, as behind a proxy.
     TRUST_PROXY: '127.0.0.1',
     COOKIE_SECRET: 'a-benchmark-secret-that-is-long-enough',
-    SPOOL_JOURNAL: join(workDir, 'spool.journal'),
+    SPOOL_JOURNAL: join(dir, 'spool.journal'),
     ...(VIEW_LIMIT_PER_IP === undefined ? {} : { VIEW_LIMIT_PER_IP })
   }
-  console.log(`redis-server on port ${redisPort}; ${cores === null ? 'cores not pinned' : `server on core ${cores.server}, load and redis on core ${cores.rest}`}`)
-  console.log(`${CASES.length} cases x ${ROUNDS} rounds x ${SECONDS} s, ${CONNECTIONS} connections`)
-  // The table's labels describe the default traffic: say when it is not.
-  if (USER_AGENT !== BROWSER_USER_AGENT) console.log(`traffic's user agent: ${USER_AGENT}`)
-  if (VIEW_LIMIT_PER_IP !== undefined) console.log(`servers' VIEW_LIMIT_PER_IP: ${VIEW_LIMIT_PER_IP}`)
+  console.log(`redis-server on port ${redisPort}; ${CASES.length} cases x ${ROUNDS} rounds x ${SECONDS} s, ${CONNECTIONS} connections`)
 
   const servers = new Map<ServerKind, ServerProcess>()
-  for (const kind of new Set(CASES.map((bench) => bench.server))) {
+  // The range read needs the service, whatever cases run.
+  for (const kind of new Set([...CASES.map((bench) => bench.server), ...PARTS.has('stats') ? ['thead' as const] : []])) {
     servers.set(kind, await startServer(kind, serverEnv, cores?.server))
   }
   const newVisitors = newVisitorTraffic(CONNECTIONS, USER_AGENT)
@@ -140,7 +165,7 @@ async function main (): Promise<void> {
       const attempts: RunRecord[] = []
       // A run that shared the cores with other work is done again, and the calmest attempt kept.
       while (attempts.length < TRIES_PER_RUN && !attempts.some((run) => run.cpu.other <= MAX_OTHER_LOAD)) {
-        const run = await measure(bench, round, servers.get(bench.server) as ServerProcess, traffic[bench.traffic], readingCost)
+        const run = await measureCase(bench, round, servers.get(bench.server) as ServerProcess, traffic[bench.traffic], { redis: redisClient, redisPid: redisServer.child.pid as number, readingCost, seconds: SECONDS })
         attempts.push(run)
         console.log(`round ${round} ${bench.id.padEnd(2)} ${Math.round(run.requestsPerSecond)} req/s, p99 ${run.p99Ms.toFixed(2)} ms, other load ${Math.round(run.cpu.other * 100)}%${run.failures > 0 ? `, ${run.failures} failed` : ''}`)
       }
@@ -148,73 +173,23 @@ async function main (): Promise<void> {
       disturbedRuns += attempts.length - 1
     }
   }
-  const checks = await countingChecks(redisClient)
+  const uncounted = await countingChecks(redisClient)
   // The page the cases left alone: its year of data doesn't mix with their views.
-  const stats = thead === undefined
+  const stats = thead === undefined || !PARTS.has('stats')
     ? null
     : await measureStatsRange(thead.origin, redisClient, { server: thead.pid, redis: redisServer.child.pid as number }, { page: 'promo', seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, visitorsPerDay: STATS_VISITORS_PER_DAY, retentionDays: DEFAULT_RETENTION_DAYS })
-  await cleanUp()
   if (disturbedRuns > 0) console.log(`${disturbedRuns} runs were done again: other work kept the cores busier than ${Math.round(MAX_OTHER_LOAD * 100)}% of a core`)
-  report(runs, checks, stats, cores !== null)
+  await stopAllServers()
+  redisClient.disconnect()
+  await redisServer.stop()
+  return { runs, uncounted, stats }
 }
 
-async function measure (bench: BenchCase, round: number, server: ServerProcess, traffic: Request[][], readingCost: RedisCounters): Promise<RunRecord> {
-  const client = redisClient as Redis
-  const redisPid = (redisServer as RedisProcess).child.pid as number
-  const cpuBefore = { server: cpuSeconds(server.pid), redis: cpuSeconds(redisPid), loadGenerator: cpuSeconds(process.pid), machine: machineBusySeconds() }
-  const countersBefore = await readRedisCounters(client)
-  const load = await drive(server.origin, traffic, SECONDS)
-  const ours = {
-    server: (cpuSeconds(server.pid) - cpuBefore.server) / load.seconds,
-    redis: (cpuSeconds(redisPid) - cpuBefore.redis) / load.seconds,
-    loadGenerator: (cpuSeconds(process.pid) - cpuBefore.loadGenerator) / load.seconds
-  }
-  // Whatever else kept the cores busy (the kernel's loopback work included): high means a disturbed run.
-  const other = (machineBusySeconds() - cpuBefore.machine) / load.seconds - ours.server - ours.redis - ours.loadGenerator
-  const cpu = { ...ours, other: Math.max(0, other) }
-  await sleep(SETTLE_MS)
-  const redis = countersBetween(readingCost, countersBetween(countersBefore, await readRedisCounters(client)))
-  return {
-    round,
-    caseId: bench.id,
-    seconds: load.seconds,
-    views: load.views,
-    failures: load.failures,
-    requestsPerSecond: load.views / load.seconds,
-    p50Ms: quantile(load.latenciesMs, 0.5),
-    p99Ms: quantile(load.latenciesMs, 0.99),
-    redis,
-    cpu
-  }
-}
-
-/** Views of the bench's page that were not a person's, or were over the per-IP limit. */
-interface UncountedViews {
-  bots: number
-  limited: number
-}
-
-/**
- * The page's bot and limited views, from its day tables (the bench may cross midnight): with the
- * default traffic both should be none, or the views were not taken as people's.
- */
-async function countingChecks (client: Redis): Promise<UncountedViews> {
-  const uncounted = { bots: 0, limited: 0 }
-  for (const key of await client.keys(keys.dayTable('index', '*'))) {
-    for (const value of Object.values(await client.hgetall(key))) {
-      const { bots, limited } = dayCountsIn(value)
-      uncounted.bots += bots
-      uncounted.limited += limited
-    }
-  }
-  return uncounted
-}
-
-function report (runs: RunRecord[], uncounted: UncountedViews, stats: StatsRangeResult | null, pinned: boolean): void {
-  const summaries = CASES.map((bench) => summarise(bench, runs))
+function report (cases: CasesResult | null, cpu: CpuPart | null, workers: WorkersPart | null, pinned: boolean): void {
+  const summaries = cases === null ? [] : CASES.map((bench) => summarise(bench, cases.runs))
   const medians = ratios(Object.fromEntries(summaries.map((summary) => [summary.id, summary])))
-  const perRound = ratiosByRound(runs)
-  console.log(`\n${formatTable(summaries)}\n`)
+  const perRound = cases === null ? [] : ratiosByRound(cases.runs)
+  if (summaries.length > 0) console.log(`\n${formatTable(summaries)}\n`)
   for (const ratio of medians) {
     console.log(`${ratio.name.padEnd(16)} ${ratio.value.toFixed(2).padStart(5)}${ratio.goal === undefined ? '' : `  target ${ratio.goal}: ${ratio.met === true ? 'met' : 'MISSED'}`}`)
   }
@@ -223,25 +198,29 @@ function report (runs: RunRecord[], uncounted: UncountedViews, stats: StatsRange
     // With fewer cases than a ratio needs (BENCH_CASES), a round has nothing to show.
     if (targeted.length > 0) console.log(`round ${round}: ${targeted.map((ratio) => `${ratio.name} ${ratio.value.toFixed(2)}`).join(', ')}`)
   }
-  if (stats !== null) console.log(`\n${formatStatsRange(stats)}`)
+  if (cases?.stats != null) console.log(`\n${formatStatsRange(cases.stats)}`)
   // At the batch size case a ran with, and when every view came in an event-loop turn of its own.
   const batchSize = Math.max(1, Math.round(summaries.find((summary) => summary.id === 'a')?.viewsPerBatch ?? 20))
-  const journal = [measureJournalCost(batchSize, batchSize), measureJournalCost(batchSize, 1)]
-  console.log(`\n${formatJournalCost(journal)}`)
+  const journal = summaries.length === 0 ? [] : [measureJournalCost(batchSize, batchSize), measureJournalCost(batchSize, 1)]
+  if (journal.length > 0) console.log(`\n${formatJournalCost(journal)}`)
+  const uncounted = cases?.uncounted ?? { bots: 0, limited: 0 }
   if (uncounted.bots + uncounted.limited > 0) console.log(`warning: ${uncounted.bots} views were counted as bots' views, ${uncounted.limited} as over the per-IP limit`)
+  const sizing = sizingReport(cpu, workers, { rounds: ROUNDS, seconds: SECONDS, retentionDays: DEFAULT_RETENTION_DAYS })
+  if (sizing.text !== '') console.log(sizing.text)
 
   const file = resolve(projectRoot, 'bench/results.json')
   mkdirSync(resolve(projectRoot, 'bench'), { recursive: true })
   writeFileSync(file, `${JSON.stringify({
     date: new Date().toISOString(),
-    settings: { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, warmupSeconds: WARMUP_SECONDS, userAgent: USER_AGENT, viewLimitPerIp: VIEW_LIMIT_PER_IP ?? 'default', pinnedCores: pinned, node: process.version },
+    settings: { parts: [...PARTS], seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, warmupSeconds: WARMUP_SECONDS, sizingViews: SIZING_VIEWS, sizingRate: SIZING_RATE, userAgent: USER_AGENT, viewLimitPerIp: VIEW_LIMIT_PER_IP ?? 'default', pinnedCores: pinned, node: process.version },
     summaries,
     ratios: medians,
     ratiosByRound: perRound,
     uncounted,
-    stats,
+    stats: cases?.stats ?? null,
     journal,
-    runs
+    runs: cases?.runs ?? [],
+    ...sizing.results
   }, null, 2)}\n`)
   console.log(`written: ${file}`)
 }

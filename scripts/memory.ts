@@ -12,7 +12,8 @@ import { Redis } from 'ioredis'
 import app, { serverOptions } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { startRedisProcess, type RedisProcess } from '../src/redis-process.js'
-import { formatFamilies, measureKeyFamilies } from './bench/key-families.js'
+import { formatFamilies } from './bench/key-families.js'
+import { measureRedisBytes } from './bench/redis-memory.js'
 import { BROWSER_USER_AGENT, visitorAddress } from './bench/traffic.js'
 import { freePort } from './lib/ports.js'
 
@@ -69,7 +70,8 @@ async function main (): Promise<void> {
   console.log(`${VISITORS} new visitors, one view each, loaded in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 
   const usedAfter = await usedMemory(redis)
-  const families = await measureKeyFamilies(redis)
+  const measured = await measureRedisBytes(redis, 'index', usedBefore)
+  const { families } = measured
   console.log(`\n${formatFamilies(families, VISITORS)}\n`)
   // Rate-limit counters live a minute; everything else lives for the retention.
   const passing = families.filter((family) => family.ttlSeconds !== null && family.ttlSeconds < 86400)
@@ -78,6 +80,7 @@ async function main (): Promise<void> {
   const uniques = families.find((family) => family.pattern.includes(':uniques:'))
   if (uniques !== undefined) console.log(`the day's HyperLogLog: ${uniques.bytes} bytes whatever the number of visitors, ${(uniques.bytes / VISITORS).toFixed(2)} bytes per visitor at ${VISITORS}`)
   console.log(`used_memory grew by ${((usedAfter - usedBefore) / 1048576).toFixed(1)} MiB: ${((usedAfter - usedBefore) / VISITORS).toFixed(0)} bytes per visitor, minute-long rate-limit keys and Redis's key tables included`)
+  console.log(`as npm run bench splits it: ${Math.round(measured.perView)} bytes per person's view (its visitor-log entry), ${Math.round(measured.perVisitor)} per visitor (summary and ${Math.round(measured.perKeyOverhead)} bytes of key tables), ${Math.round(measured.perPageDay)} per page-day`)
   redis.disconnect()
 }
 

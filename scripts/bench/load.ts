@@ -24,13 +24,25 @@ export function stopLoad (): void {
  * (autocannon's own histogram has whole milliseconds only).
  */
 export async function drive (origin: string, traffic: Request[][], seconds: number): Promise<LoadResult> {
+  return await run(origin, traffic, { duration: seconds })
+}
+
+/**
+ * Sends exactly `views` requests, as `drive` does: as fast as the server answers, or at
+ * `perSecond` over all connections (autocannon's overallRate) to see the server below saturation.
+ */
+export async function driveViews (origin: string, traffic: Request[][], views: number, perSecond?: number): Promise<LoadResult> {
+  return await run(origin, traffic, perSecond === undefined ? { amount: views } : { amount: views, overallRate: perSecond })
+}
+
+async function run (origin: string, traffic: Request[][], limits: Pick<autocannon.Options, 'duration' | 'amount' | 'overallRate'>): Promise<LoadResult> {
   const latencies: number[] = []
   let nextConnection = 0
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon({
       url: origin,
       connections: traffic.length,
-      duration: seconds,
+      ...limits,
       setupClient: (client) => { client.setRequests(traffic[nextConnection++] as Request[]) }
     }, (error: Error | null, result) => { if (error === null) resolve(result); else reject(error) })
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {

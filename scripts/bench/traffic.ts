@@ -30,26 +30,34 @@ function browserRequest (userAgent: string, address: string, cookie: string | un
   return { method: 'GET', path: '/', headers }
 }
 
-/** Per connection, its requests: every one a first visit (no cookie). */
-export function newVisitorTraffic (connections: number, userAgent: string): Request[][] {
+/**
+ * Per connection, its requests: every one a first visit (no cookie). More requests per
+ * connection spread the views over more addresses, for runs long or fast enough to bring an
+ * address back more often than the per-IP limit allows.
+ */
+export function newVisitorTraffic (connections: number, userAgent: string, requestsPerConnection = REQUESTS_PER_CONNECTION): Request[][] {
   return Array.from({ length: connections }, (_, connection) =>
-    Array.from({ length: REQUESTS_PER_CONNECTION }, (_, index) =>
-      browserRequest(userAgent, visitorAddress(connection * REQUESTS_PER_CONNECTION + index), undefined)))
+    Array.from({ length: requestsPerConnection }, (_, index) =>
+      browserRequest(userAgent, visitorAddress(connection * requestsPerConnection + index), undefined)))
 }
 
 /**
  * Per connection, its requests: most carry a visitor cookie from `cookies` (a `name=value`
- * pair the app issued), spread so each visitor comes back on many connections; the rest are new.
+ * pair the app issued), spread so each visitor comes back on many connections; the rest are
+ * new (none when `newVisitorShare` is 0).
  */
-export function returningVisitorTraffic (connections: number, cookies: string[], userAgent: string): Request[][] {
-  const everyNth = Math.round(1 / NEW_VISITOR_SHARE)
+export function returningVisitorTraffic (connections: number, cookies: string[], userAgent: string, { newVisitorShare = NEW_VISITOR_SHARE, requestsPerConnection = REQUESTS_PER_CONNECTION } = {}): Request[][] {
+  const everyNth = newVisitorShare === 0 ? 0 : Math.round(1 / newVisitorShare)
   return Array.from({ length: connections }, (_, connection) =>
-    Array.from({ length: REQUESTS_PER_CONNECTION }, (_, index) => {
-      const request = connection * REQUESTS_PER_CONNECTION + index
-      const cookie = index % everyNth === 0 ? undefined : cookies[request % cookies.length]
+    Array.from({ length: requestsPerConnection }, (_, index) => {
+      const request = connection * requestsPerConnection + index
+      const cookie = everyNth > 0 && index % everyNth === 0 ? undefined : cookies[request % cookies.length]
       return browserRequest(userAgent, visitorAddress(request), cookie)
     }))
 }
+
+/** Cookies asked for at once: one by one, each would wait for the batch its view went in. */
+const COOKIES_AT_ONCE = 20
 
 /**
  * Visitor cookies the app itself issues: one page view each, from addresses the benchmark's
@@ -57,19 +65,22 @@ export function returningVisitorTraffic (connections: number, cookies: string[],
  */
 export async function issueVisitorCookies (origin: string, count: number, firstAddress: number): Promise<string[]> {
   const cookies: string[] = []
-  for (let index = 0; index < count; index += 1) {
-    const response = await fetch(`${origin}/`, {
-      headers: { 'user-agent': BROWSER_USER_AGENT, 'x-forwarded-for': visitorAddress(firstAddress + index) }
+  for (let first = 0; first < count; first += COOKIES_AT_ONCE) {
+    const issuing = Array.from({ length: Math.min(COOKIES_AT_ONCE, count - first) }, async (_, offset) => {
+      const response = await fetch(`${origin}/`, {
+        headers: { 'user-agent': BROWSER_USER_AGENT, 'x-forwarded-for': visitorAddress(firstAddress + first + offset) }
+      })
+      await response.arrayBuffer()
+      const setCookie = response.headers.get('set-cookie')
+      if (setCookie === null) throw new Error('the app set no visitor cookie on a first visit')
+      return setCookie.slice(0, setCookie.indexOf(';'))
     })
-    await response.arrayBuffer()
-    const setCookie = response.headers.get('set-cookie')
-    if (setCookie === null) throw new Error('the app set no visitor cookie on a first visit')
-    cookies.push(setCookie.slice(0, setCookie.indexOf(';')))
+    cookies.push(...await Promise.all(issuing))
   }
   return cookies
 }
 
 /** Addresses used by the benchmark's traffic are below this; cookie issuing starts here. */
-export function firstUnusedAddress (connections: number): number {
-  return connections * REQUESTS_PER_CONNECTION
+export function firstUnusedAddress (connections: number, requestsPerConnection = REQUESTS_PER_CONNECTION): number {
+  return connections * requestsPerConnection
 }
