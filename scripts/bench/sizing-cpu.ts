@@ -66,6 +66,7 @@ export async function measureCpuPart (context: SizingContext, { sentinel: withSe
   const responseFile = join(context.workDir, 'page.json')
   await recordResponse(thead.origin, '/', firstVisitHeaders(context.userAgent), responseFile)
   const bare = await startBareServer(responseFile, cores?.server)
+  const servers: Array<ServerProcess<string>> = [thead, ceiling, bare]
   let sentinel: SentinelSet | null = null
   let masterClient: Redis | undefined
   try {
@@ -85,6 +86,7 @@ export async function measureCpuPart (context: SizingContext, { sentinel: withSe
       sentinel = await startSentinelSet(join(context.workDir, 'sentinel'), cores?.rest)
       masterClient = new Redis({ port: sentinel.master.port })
       const service = await startService('thead-sentinel', serviceEnv(context, 'thead-sentinel', sentinel.env), { workers: 1, core: cores?.server })
+      servers.push(service)
       const nodes = [sentinel.master, sentinel.replica, ...sentinel.sentinels]
       cases.push(
         { id: 'sentinel', label: 'service with Sentinel (WAIT 1), new visitors', server: service, redis: nodes, traffic: newVisitors, statsFrom: masterClient },
@@ -126,7 +128,7 @@ export async function measureCpuPart (context: SizingContext, { sentinel: withSe
     return { cases: medians, passes, memory, sentinel: sentinelCounts, serviceResidentBytes: treeResidentBytes(thead.pid), served, counted, uncounted: await countingChecks(redis.client), profile }
   } finally {
     masterClient?.disconnect()
-    await Promise.all([thead, ceiling, bare].map(async (server) => { await server.stop() }))
+    await Promise.all(servers.map(async (server) => { await server.stop() }))
     await sentinel?.topology.stop()
     await stopSizingRedis(redis)
   }
