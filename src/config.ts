@@ -119,6 +119,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   const timeZone = parsed.TIME_ZONE ?? Intl.DateTimeFormat().resolvedOptions().timeZone
   if (!isTimeZone(timeZone)) throw new ConfigError(`invalid configuration: TIME_ZONE "${timeZone}" is not an IANA time zone`)
 
+  // A visitor's cookie must be honoured by whichever worker the next request reaches.
+  if (parsed.WORKERS !== '1' && parsed.COOKIE_SECRET === undefined) throw new ConfigError('invalid configuration: WORKERS needs COOKIE_SECRET: every worker must recognise the visitor cookies the others made')
   if (isDirectory(resolve(projectRoot, parsed.SPOOL_JOURNAL))) throw new ConfigError(`invalid configuration: SPOOL_JOURNAL ${parsed.SPOOL_JOURNAL} is a directory: set it to a file's path`)
 
   let pages: PageConfig[]

@@ -36,15 +36,15 @@ async function main (): Promise<void> {
 
   const fastify = Fastify(serverOptions(config))
   if (embeddedRedis !== null) fastify.log.info({ port: embeddedRedis.port, dir: config.embeddedRedisDir }, 'no Redis answered: started an embedded redis-server')
+  const stopEmbeddedRedis = async (): Promise<void> => { await embeddedRedis?.stop() }
   if (config.workers > 1 && cluster.isPrimary) {
-    if (config.cookieSecretGenerated) return refuseToStart('WORKERS needs COOKIE_SECRET: every worker must recognise the visitor cookies the others made', async () => await embeddedRedis?.stop())
-    runWorkers(config.workers, fastify.log, async () => await embeddedRedis?.stop())
+    runWorkers(config.workers, fastify.log, stopEmbeddedRedis)
     return
   }
   if (config.cookieSecretGenerated) fastify.log.warn('COOKIE_SECRET is not set: visitor cookies will not be recognised after a restart')
   const stop = async (): Promise<void> => {
     await fastify.close()
-    await embeddedRedis?.stop()
+    await stopEmbeddedRedis()
   }
   const uninstall = stopOnSignals(fastify.log, stop)
   try {

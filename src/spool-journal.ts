@@ -59,13 +59,14 @@ export class SpoolJournal {
       const journal = new SpoolJournal(path, lock)
       journal.rewrite(leftOver.batches, leftOver.views)
       // Their views are in this journal now.
-      for (const orphan of adopted) rmSync(orphan.path, { force: true })
+      for (const orphan of adopted) {
+        rmSync(orphan.path, { force: true })
+        orphan.lock.release()
+      }
       return { journal, leftOver }
     } catch (error) {
-      lock.release()
+      for (const held of [lock, ...adopted.map((orphan) => orphan.lock)]) held.release()
       throw error
-    } finally {
-      for (const orphan of adopted) orphan.lock.release()
     }
   }
 

@@ -176,3 +176,9 @@ t.test('a lock that names no process, or was removed by hand, is no obstacle', a
 t.test('a journal whose lock can\'t be made is an error, not a journal without a lock', async (t) => {
   t.throws(() => SpoolJournal.open(join(t.testdir(), 'x'.repeat(300))), { code: 'ENAMETOOLONG' })
 })
+
+t.test('a journal to take over whose lock can\'t be made is an error, not views left behind', async (t) => {
+  const path = join(t.testdir(), 'spool.journal')
+  t.throws(() => SpoolJournal.open(path, [join(t.testdir(), 'x'.repeat(300))]), { code: 'ENAMETOOLONG' })
+  t.notOk(existsSync(`${path}.lock`), 'its own lock is let go')
+})

@@ -85,15 +85,31 @@ t.test('a worker that can\'t listen stops them all, with its one line', async (t
 t.test('WORKERS without COOKIE_SECRET is refused in one line: workers would not know each other\'s visitors', async (t) => {
   const server = spawnServer(t, { PORT: String(await freePort()), EMBEDDED_REDIS: 'off', REDIS_URL: `redis://127.0.0.1:${await freePort()}`, WORKERS: 'auto' }, t.testdir())
   t.same(await server.exited, { code: 1, signal: null })
-  t.equal(server.stderr(), 'thead: WORKERS needs COOKIE_SECRET: every worker must recognise the visitor cookies the others made\n')
+  t.equal(server.stderr(), 'thead: invalid configuration: WORKERS needs COOKIE_SECRET: every worker must recognise the visitor cookies the others made\n')
+})
+
+t.test('a third stop signal makes the primary exit at once, the workers with it; their views stay in their journals', async (t) => {
+  const port = await freePort()
+  const server = spawnServer(t, { PORT: String(port), EMBEDDED_REDIS: 'off', REDIS_URL: `redis://127.0.0.1:${await freePort()}`, WORKERS: '2', COOKIE_SECRET: SECRET, LOG_LEVEL: 'info' }, t.testdir())
+  await waitFor('two workers listen', () => listening(server).length === 2, 60_000)
+  // Redis is away: each worker's stop tries for seconds to write its spool.
+  await fetch(`http://127.0.0.1:${port}/`, { headers: { 'user-agent': browser(1) } })
+  server.child.kill('SIGTERM')
+  await server.logged('stopping')
+  server.child.kill('SIGTERM')
+  await server.logged('already stopping: the workers')
+  server.child.kill('SIGTERM')
+  t.same(await server.exited, { code: 1, signal: null })
+  t.ok(server.logs.some((line) => line.msg === 'already stopping: the workers are writing out their spools'))
+  t.ok(server.logs.some((line) => line.msg === 'exiting at once: views not yet written stay in the journals for the next start'))
 })
 
 t.test('WORKERS is a number of processes or auto', async (t) => {
-  t.equal(loadConfig({ WORKERS: 'auto' }).workers, availableParallelism())
-  t.equal(loadConfig({ WORKERS: '3' }).workers, 3)
+  t.equal(loadConfig({ WORKERS: 'auto', COOKIE_SECRET: SECRET }).workers, availableParallelism())
+  t.equal(loadConfig({ WORKERS: '3', COOKIE_SECRET: SECRET }).workers, 3)
   t.equal(loadConfig({}).workers, 1)
   for (const value of ['0', '-1', 'two', '1.5', '1000']) {
-    t.throws(() => loadConfig({ WORKERS: value }), { message: 'invalid configuration: WORKERS must be a number of service processes from 1 to 999, or auto for one per core' }, value)
+    t.throws(() => loadConfig({ WORKERS: value, COOKIE_SECRET: SECRET }), { message: 'invalid configuration: WORKERS must be a number of service processes from 1 to 999, or auto for one per core' }, value)
   }
 })
 
@@ -115,6 +131,8 @@ t.test('a start with fewer workers writes what the journals of the others held',
   t.same(journalPaths(join(dir, 'nowhere', 'spool.journal'), 1, 0), { own: join(dir, 'nowhere', 'spool.journal'), orphans: [] }, 'no folder yet: nothing to take over')
   for (const slot of [1, 2, 3]) leftBehind(`${base}.${slot}`, `worker-${slot}`)
   leftBehind(base, 'lone')
+  writeFileSync(join(dir, 'spool.journal.old'), 'not a worker\'s')
+  writeFileSync(join(dir, 'notes.txt'), 'nor this')
   t.same(journalPaths(base, 2, 1).orphans.sort(), [base, `${base}.3`], 'worker 1 of 2 takes over the lone process\'s and worker 3\'s')
   t.same(journalPaths(base, 1, 0).orphans.sort(), [`${base}.1`, `${base}.2`, `${base}.3`], 'a lone process takes over every worker\'s')
 
