@@ -1,4 +1,5 @@
-import { addDays, dayStart, hoursOfDay, sameTimeZone, timeZoneNamed } from './calendar.js'
+import { addDays } from './calendar.js'
+import { dayStart, hoursOfDay, sameTimeZone, timeZoneNamed } from './zone-clock.js'
 import type { Config } from './config.js'
 import { HttpError } from './errors.js'
 import type { HourNumbers, ZoneDayNumbers } from './schemas.js'

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { addDays, daysBetween, expiryOfDay, utcHourOf } from '../../src/calendar.js'
+import { addDays, daysBetween, expiryOfDay } from '../../src/calendar.js'
+import { utcHourOf } from '../../src/zone-clock.js'
 import type { DayNumbers } from '../../src/schemas.js'
 import { expiryOfDayTable, expiryOfRun, expiryOfUtcDay, keys, oldestKeptDay, REFERRERS_KEPT_PER_DAY, rollupsHolding } from '../../src/store/keys.js'
 import type { RangeNumbers } from '../../src/store/read-range.js'

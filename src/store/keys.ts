@@ -33,7 +33,8 @@
  * put a page's keys in one Redis Cluster slot.
  */
 
-import { addDays, expiryOfDay, lastDayOf, lastDayOfMonth, runHolding, utcDayAndHour, type DayRun } from '../calendar.js'
+import { addDays, expiryOfDay, lastDayOf, lastDayOfMonth, runHolding, type DayRun } from '../calendar.js'
+import { utcDayAndHour } from '../zone-clock.js'
 
 export const keys = {
   /** All-time views of a page, as in the seed. */

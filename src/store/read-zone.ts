@@ -1,4 +1,4 @@
-import { utcDayAndHour, utcHourOf, utcHoursWithin } from '../calendar.js'
+import { utcDayAndHour, utcHourOf, utcHoursWithin } from '../zone-clock.js'
 import { keys } from './keys.js'
 
 /**

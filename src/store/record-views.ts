@@ -1,4 +1,5 @@
-import { expiryOfDay, utcDayAndHour, utcHourOf } from '../calendar.js'
+import { expiryOfDay } from '../calendar.js'
+import { utcDayAndHour, utcHourOf } from '../zone-clock.js'
 import {
   expiryOfDayTable, expiryOfRun, expiryOfUtcDay, keys, oldestVisitKept, REFERRERS_KEPT_PER_DAY, rollupsHolding,
   VISIT_LOG_MAX_ENTRIES, VISITOR_RECENT_VISITS, WRITER_PROGRESS_TTL_SECONDS

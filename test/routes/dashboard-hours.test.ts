@@ -1,5 +1,6 @@
 import t from 'tap'
-import { dayIn, hoursOfDay } from '../../src/calendar.js'
+import { dayIn } from '../../src/calendar.js'
+import { hoursOfDay } from '../../src/zone-clock.js'
 import { launchChromium } from '../helpers/browser.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis } from '../helpers/redis.js'

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import t from 'tap'
-import { dayBounds, dayIn } from '../../src/calendar.js'
+import { dayIn } from '../../src/calendar.js'
+import { dayBounds } from '../../src/zone-clock.js'
 import type { View } from '../../src/sealed-batch.js'
 import { keys } from '../../src/store/keys.js'
 import { build } from '../helpers/build.js'

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { dayBounds, dayIn, daysBetween } from '../../src/calendar.js'
+import { dayIn, daysBetween } from '../../src/calendar.js'
+import { dayBounds } from '../../src/zone-clock.js'
 import type { ViewKind } from '../../src/store/record-views.js'
 import { build } from '../helpers/build.js'
 import { startTestRedis } from '../helpers/redis.js'

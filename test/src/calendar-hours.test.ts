@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { dayBounds, hoursOfDay, sameTimeZone, timeZoneNamed, utcDayAndHour, utcHourOf, utcHoursWithin } from '../../src/calendar.js'
+import { dayBounds, hoursOfDay, sameTimeZone, timeZoneNamed, utcDayAndHour, utcHourOf, utcHoursWithin } from '../../src/zone-clock.js'
 
 const HOUR = 3600_000
 const MINUTE = 60_000

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
-import { addDays, dayBounds, dayIn, daysBetween, expiryOfDay, isCalendarDay, lastDayOf, runHolding, runsCovering, today, type DayRun } from '../../src/calendar.js'
+import { addDays, dayIn, daysBetween, expiryOfDay, isCalendarDay, lastDayOf, runHolding, runsCovering, today, type DayRun } from '../../src/calendar.js'
+import { dayBounds } from '../../src/zone-clock.js'
 import { ROLLUP_SPANS } from '../../src/store/keys.js'
 
 const HOUR = 3600_000
