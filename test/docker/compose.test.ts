@@ -2,30 +2,14 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import t, { type Test } from 'tap'
-import { parse } from 'yaml'
 import { HAPROXY } from '../../scripts/lib/haproxy.js'
 import { directive, readDirectives, TOPOLOGY_CONFIG_DIR, TOPOLOGY_FILES } from '../../scripts/topology.js'
 import { loadConfig, projectRoot } from '../../src/config.js'
+import { composeDir, readCompose, type Service } from '../helpers/compose.js'
 
 // There is no Docker engine to run it, so the compose file is read and held against config/redis.
 
-interface Service {
-  image?: string
-  build?: { context: string, dockerfile: string }
-  network_mode?: string
-  volumes?: string[]
-  command?: string[]
-  environment?: Record<string, string>
-  healthcheck?: { test: string[] }
-  ports?: string[]
-  container_name?: string
-  deploy?: { replicas: number }
-  depends_on?: string[] | Record<string, { condition: string }>
-}
-
-const composeDir = join(projectRoot, 'docker')
-// Compose reads `<<:` merge keys, which YAML 1.2 parsers leave off unless asked.
-const compose = parse(readFileSync(join(composeDir, 'compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, Service>, volumes: Record<string, unknown> }
+const compose = readCompose('compose.yaml')
 const { services } = compose
 
 /** A Redis service's config file in config/redis, its directives, and the port its health check asks. */
@@ -100,7 +84,7 @@ t.test('the app is built from docker/Dockerfile with what it reads at run time',
   t.ok(app.volumes?.includes('app-spool:/app/var'), 'the spool journal survives the container')
 })
 
-const scaled = parse(readFileSync(join(composeDir, 'compose.scale.yaml'), 'utf8')) as { services: Record<string, Service> }
+const scaled = readCompose('compose.scale.yaml')
 
 t.test('compose.scale.yaml: app replicas that --scale can add, behind HAProxy, sharing one Redis', async (t) => {
   const { app, lb, redis } = scaled.services as Record<'app' | 'lb' | 'redis', Service>
