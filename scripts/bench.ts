@@ -2,7 +2,8 @@
  * `npm run bench`: the ad page's throughput and latency with counting on, against the same
  * page without counting (the ceiling) and counted as the seed counts (the baseline); then what
  * a view costs each process in CPU and Redis in bytes, for the sizing table, the service with
- * one and two workers against the seed's own Flask app, and the issue's targets.
+ * one and two workers against the seed's own Flask app, and the issue's targets; then what beacons
+ * (/count.gif, POST /count) and the UTC hour keys add to a view.
  * See docs/benchmark.md for the settings (BENCH_* environment variables).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -12,6 +13,7 @@ import type { Request } from 'autocannon'
 import { Redis } from 'ioredis'
 import { projectRoot } from '../src/config.js'
 import { startRedisProcess, type RedisProcess } from '../src/redis-process.js'
+import { formatAdditions, measureAdditionsPart, type AdditionsPart } from './bench/additions-cost.js'
 import { measureCase } from './bench/case-run.js'
 import { drive, stopLoad } from './bench/load.js'
 import { buildServers, pinProcess, planCores, startServer, stopAllServers, type CorePlan, type ServerProcess } from './bench/processes.js'
@@ -29,7 +31,7 @@ import { BROWSER_USER_AGENT, firstUnusedAddress, issueVisitorCookies, newVisitor
 import { freePort } from './lib/ports.js'
 
 /** The parts of the bench, in the order they run; BENCH_PARTS=cpu,workers runs only those. */
-const ALL_PARTS = ['cases', 'stats', 'cpu', 'sentinel', 'workers'] as const
+const ALL_PARTS = ['cases', 'stats', 'cpu', 'sentinel', 'workers', 'additions'] as const
 const PARTS = new Set((process.env.BENCH_PARTS ?? ALL_PARTS.join(',')).split(','))
 for (const part of PARTS) if (!(ALL_PARTS as readonly string[]).includes(part)) throw new Error(`BENCH_PARTS: ${part} is none of ${ALL_PARTS.join(', ')}`)
 const SECONDS = positiveNumber('BENCH_SECONDS', 5)
@@ -59,6 +61,8 @@ const DEFAULT_RETENTION_DAYS = 400
 /** Views per pass of the CPU part, and the rate of its paced passes (views/s, 4 s of them). */
 const SIZING_VIEWS = positiveNumber('BENCH_SIZING_VIEWS', 40_000)
 const SIZING_RATE = positiveNumber('BENCH_SIZING_RATE', 5000)
+/** Views per round of each case of the additions part (the ad page, /count.gif, POST /count; with and without hours). */
+const ADDITIONS_VIEWS = positiveNumber('BENCH_ADDITIONS_VIEWS', 20_000)
 
 const ALL_CASES: BenchCase[] = [
   { id: 'a', label: 'thead, every view a new visitor', server: 'thead', traffic: 'new' },
@@ -115,8 +119,9 @@ async function main (): Promise<void> {
   const context: SizingContext = { workDir, cores, connections: CONNECTIONS, rounds: ROUNDS, views: SIZING_VIEWS, pacedRate: SIZING_RATE, pacedViews: 4 * SIZING_RATE, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, userAgent: USER_AGENT, viewLimitPerIp: VIEW_LIMIT_PER_IP, retentionDays: DEFAULT_RETENTION_DAYS }
   const cpu = PARTS.has('cpu') || PARTS.has('sentinel') ? await measureCpuPart(context, { sentinel: PARTS.has('sentinel') }) : null
   const workers = PARTS.has('workers') ? await measureWorkersPart(context) : null
+  const additions = PARTS.has('additions') ? await measureAdditionsPart(context, ADDITIONS_VIEWS) : null
   await cleanUp()
-  report(cases, cpu, workers, cores !== null)
+  report(cases, cpu, workers, additions, cores !== null)
 }
 
 interface CasesResult {
@@ -185,7 +190,7 @@ async function runCases (cores: CorePlan | null, dir: string): Promise<CasesResu
   return { runs, uncounted, stats }
 }
 
-function report (cases: CasesResult | null, cpu: CpuPart | null, workers: WorkersPart | null, pinned: boolean): void {
+function report (cases: CasesResult | null, cpu: CpuPart | null, workers: WorkersPart | null, additions: AdditionsPart | null, pinned: boolean): void {
   const summaries = cases === null ? [] : CASES.map((bench) => summarise(bench, cases.runs))
   const medians = ratios(Object.fromEntries(summaries.map((summary) => [summary.id, summary])))
   const perRound = cases === null ? [] : ratiosByRound(cases.runs)
@@ -207,12 +212,13 @@ function report (cases: CasesResult | null, cpu: CpuPart | null, workers: Worker
   if (uncounted.bots + uncounted.limited > 0) console.log(`warning: ${uncounted.bots} views were counted as bots' views, ${uncounted.limited} as over the per-IP limit`)
   const sizing = sizingReport(cpu, workers, { rounds: ROUNDS, seconds: SECONDS, retentionDays: DEFAULT_RETENTION_DAYS })
   if (sizing.text !== '') console.log(sizing.text)
+  if (additions !== null) console.log(`\n${formatAdditions(additions, { rounds: ROUNDS, views: ADDITIONS_VIEWS })}`)
 
   const file = resolve(projectRoot, 'bench/results.json')
   mkdirSync(resolve(projectRoot, 'bench'), { recursive: true })
   writeFileSync(file, `${JSON.stringify({
     date: new Date().toISOString(),
-    settings: { parts: [...PARTS], seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, warmupSeconds: WARMUP_SECONDS, sizingViews: SIZING_VIEWS, sizingRate: SIZING_RATE, userAgent: USER_AGENT, viewLimitPerIp: VIEW_LIMIT_PER_IP ?? 'default', pinnedCores: pinned, node: process.version },
+    settings: { parts: [...PARTS], seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, warmupSeconds: WARMUP_SECONDS, sizingViews: SIZING_VIEWS, sizingRate: SIZING_RATE, additionsViews: ADDITIONS_VIEWS, userAgent: USER_AGENT, viewLimitPerIp: VIEW_LIMIT_PER_IP ?? 'default', pinnedCores: pinned, node: process.version },
     summaries,
     ratios: medians,
     ratiosByRound: perRound,
@@ -220,7 +226,8 @@ function report (cases: CasesResult | null, cpu: CpuPart | null, workers: Worker
     stats: cases?.stats ?? null,
     journal,
     runs: cases?.runs ?? [],
-    ...sizing.results
+    ...sizing.results,
+    additions
   }, null, 2)}\n`)
   console.log(`written: ${file}`)
 }
