@@ -4,6 +4,7 @@
  * a view costs each process in CPU and Redis in bytes, for the sizing table, the service with
  * one and two workers against the seed's own Flask app, and the issue's targets; then what beacons
  * (/count.gif, POST /count) and the UTC hour keys add to a view.
+ * BENCH_PARTS=cluster: the service on a Redis Cluster against one Redis.
  * See docs/benchmark.md for the settings (BENCH_* environment variables).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -15,6 +16,8 @@ import { projectRoot } from '../src/config.js'
 import { startRedisProcess, type RedisProcess } from '../src/redis-process.js'
 import { formatAdditions, measureAdditionsPart, type AdditionsPart } from './bench/additions-cost.js'
 import { measureCase } from './bench/case-run.js'
+import { measureClusterPart, type ClusterPart } from './bench/cluster-part.js'
+import { clusterResults, formatClusterPart } from './bench/cluster-report.js'
 import { drive, stopLoad } from './bench/load.js'
 import { buildServers, pinProcess, planCores, startServer, stopAllServers, type CorePlan, type ServerProcess } from './bench/processes.js'
 import { costOfReading } from './bench/redis-counters.js'
@@ -31,7 +34,7 @@ import { BROWSER_USER_AGENT, firstUnusedAddress, issueVisitorCookies, newVisitor
 import { freePort } from './lib/ports.js'
 
 /** The parts of the bench, in the order they run; BENCH_PARTS=cpu,workers runs only those. */
-const ALL_PARTS = ['cases', 'stats', 'cpu', 'sentinel', 'workers', 'additions'] as const
+const ALL_PARTS = ['cases', 'stats', 'cpu', 'sentinel', 'workers', 'additions', 'cluster'] as const
 const PARTS = new Set((process.env.BENCH_PARTS ?? ALL_PARTS.join(',')).split(','))
 for (const part of PARTS) if (!(ALL_PARTS as readonly string[]).includes(part)) throw new Error(`BENCH_PARTS: ${part} is none of ${ALL_PARTS.join(', ')}`)
 const SECONDS = positiveNumber('BENCH_SECONDS', 5)
@@ -120,8 +123,9 @@ async function main (): Promise<void> {
   const cpu = PARTS.has('cpu') || PARTS.has('sentinel') ? await measureCpuPart(context, { sentinel: PARTS.has('sentinel') }) : null
   const workers = PARTS.has('workers') ? await measureWorkersPart(context) : null
   const additions = PARTS.has('additions') ? await measureAdditionsPart(context, ADDITIONS_VIEWS) : null
+  const cluster = PARTS.has('cluster') ? await measureClusterPart(context) : null
   await cleanUp()
-  report(cases, cpu, workers, additions, cores !== null)
+  report(cases, cpu, workers, additions, cores !== null, cluster)
 }
 
 interface CasesResult {
@@ -190,7 +194,7 @@ async function runCases (cores: CorePlan | null, dir: string): Promise<CasesResu
   return { runs, uncounted, stats }
 }
 
-function report (cases: CasesResult | null, cpu: CpuPart | null, workers: WorkersPart | null, additions: AdditionsPart | null, pinned: boolean): void {
+function report (cases: CasesResult | null, cpu: CpuPart | null, workers: WorkersPart | null, additions: AdditionsPart | null, pinned: boolean, cluster: ClusterPart | null): void {
   const summaries = cases === null ? [] : CASES.map((bench) => summarise(bench, cases.runs))
   const medians = ratios(Object.fromEntries(summaries.map((summary) => [summary.id, summary])))
   const perRound = cases === null ? [] : ratiosByRound(cases.runs)
@@ -213,6 +217,7 @@ function report (cases: CasesResult | null, cpu: CpuPart | null, workers: Worker
   const sizing = sizingReport(cpu, workers, { rounds: ROUNDS, seconds: SECONDS, retentionDays: DEFAULT_RETENTION_DAYS })
   if (sizing.text !== '') console.log(sizing.text)
   if (additions !== null) console.log(`\n${formatAdditions(additions, { rounds: ROUNDS, views: ADDITIONS_VIEWS })}`)
+  if (cluster !== null) console.log(`\n${formatClusterPart(cluster, { rounds: ROUNDS, seconds: SECONDS, retentionDays: DEFAULT_RETENTION_DAYS })}`)
 
   const file = resolve(projectRoot, 'bench/results.json')
   mkdirSync(resolve(projectRoot, 'bench'), { recursive: true })
@@ -227,7 +232,8 @@ function report (cases: CasesResult | null, cpu: CpuPart | null, workers: Worker
     journal,
     runs: cases?.runs ?? [],
     ...sizing.results,
-    additions
+    additions,
+    cluster: cluster === null ? null : clusterResults(cluster)
   }, null, 2)}\n`)
   console.log(`written: ${file}`)
 }
