@@ -35,6 +35,7 @@ export default fp(async function storePlugin (fastify) {
   const store = new RedisStore(client, {
     retentionDays: config.retentionDays,
     viewLimitPerIp: config.viewLimitPerIp,
+    visitLogMaxEntries: config.visitLogMaxEntries,
     waitReplicas: config.redis.waitReplicas,
     waitTimeoutMs: config.redis.waitTimeoutMs
   })

@@ -6,10 +6,11 @@ export const Health = Type.Object({
     description: '`ok`; `degraded`: fewer replicas than REDIS_WAIT_REPLICAS, so views wait in the spool; `unavailable`: no master answers (503)'
   }),
   redis: Type.Object({
-    mode: Type.Union([Type.Literal('standalone'), Type.Literal('sentinel')]),
-    master: Type.Union([Type.Object({ host: Type.String(), port: Type.Integer() }), Type.Null()], { description: 'The master the service writes to; null while it has none' }),
-    reachable: Type.Boolean({ description: 'Whether that master answered, as a master, just now' }),
-    replicas: Type.Integer({ minimum: 0, description: 'Replicas connected to the master, as it reports them' }),
+    mode: Type.Union([Type.Literal('standalone'), Type.Literal('sentinel'), Type.Literal('cluster')]),
+    master: Type.Union([Type.Object({ host: Type.String(), port: Type.Integer() }), Type.Null()], { description: 'The master the service writes to (in a cluster, the first); null while it has none (in a cluster, while one of them does not answer)' }),
+    reachable: Type.Boolean({ description: 'Whether that master (in a cluster, every master) answered, as a master, just now' }),
+    masters: Type.Integer({ minimum: 0, description: 'Masters that answered as masters: one, or a cluster\'s' }),
+    replicas: Type.Integer({ minimum: 0, description: 'Replicas connected to the master, as it reports them (in a cluster, the fewest any master has)' }),
     waitReplicas: Type.Integer({ minimum: 0, description: 'Replicas that must hold a view before it leaves the spool' })
   }),
   spool: Type.Object({
@@ -32,7 +33,7 @@ const healthzRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Health, 503: { ...Health, description: 'No master answers: views wait in the spool' } }
     }
   }, async function health (_request, reply) {
-    const { master, replicas } = await store.health()
+    const { master, replicas, masters } = await store.health()
     const reachable = master !== null
     const { waitReplicas } = config.redis
     const status = !reachable ? 'unavailable' : replicas < waitReplicas ? 'degraded' : 'ok'
@@ -42,6 +43,7 @@ const healthzRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         mode: config.redis.mode,
         master,
         reachable,
+        masters,
         replicas,
         waitReplicas
       },

@@ -164,7 +164,7 @@ async function main (): Promise<boolean> {
   say(`traffic stopped: ${traffic.sent} page loads, ${traffic.answered.length} answered 200 (${[...traffic.byInstance].sort().map(([name, loads]) => `${name} ${loads}`).join(', ')}), ${traffic.failed} failed`)
   await spoolsWritten()
   daysSeen.add(dayIn(TIME_ZONE))
-  const uniques = (await Promise.all([...daysSeen].map(async (day) => await client?.pfcount(`page:index:uniques:${day}`) ?? 0))).reduce((sum, count) => sum + count, 0)
+  const uniques = (await Promise.all([...daysSeen].map(async (day) => await client?.pfcount(`page:{index}:uniques:${day}`) ?? 0))).reduce((sum, count) => sum + count, 0)
 
   // The limit counts per minute: keep all of one address's loads in one.
   if (new Date().getSeconds() > 50) await sleep((61 - new Date().getSeconds()) * 1000)

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { startRedisProcess } from '../src/redis-process.js'
+import { DEFAULT_VISIT_LOG_MAX_ENTRIES } from '../src/config.js'
 import { keys, MAX_VIEWS_PER_BATCH } from '../src/store/keys.js'
 import type { ViewRecord } from '../src/store/record-views.js'
 import { RedisStore } from '../src/store/redis-store.js'
@@ -49,7 +50,7 @@ const dir = mkdtempSync(join(tmpdir(), 'thead-hours-memory-'))
 const server = await startRedisProcess({ port: await freePort(), dir, args: ['--save', '', '--appendonly', 'no'] })
 const redis = new Redis({ port: server.port })
 try {
-  const store = new RedisStore(redis, { retentionDays: 3650, viewLimitPerIp: 0, waitReplicas: 0, waitTimeoutMs: 1000 })
+  const store = new RedisStore(redis, { retentionDays: 3650, viewLimitPerIp: 0, visitLogMaxEntries: DEFAULT_VISIT_LOG_MAX_ENTRIES, waitReplicas: 0, waitTimeoutMs: 1000 })
   console.log('people an hour | quarter table | 24 hour HyperLogLogs | UTC day HyperLogLog | all, per page and day')
   for (const perHour of AUDIENCES) {
     const page = `memory-${perHour}`

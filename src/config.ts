@@ -9,6 +9,9 @@ import { Type, type Static } from 'typebox'
 import { memoize } from './memo.js'
 import { loadPages, originIn, type PageConfig } from './pages.js'
 
+/** The visitor log's length cap by default (VISIT_LOG_MAX_ENTRIES), on top of its trimming by age. */
+export const DEFAULT_VISIT_LOG_MAX_ENTRIES = 1_000_000
+
 /** The project root (the nearest folder above with a package.json), from src/ and dist/src/ alike. */
 export const projectRoot = rootAbove(dirname(fileURLToPath(import.meta.url)))
 
@@ -25,6 +28,7 @@ const EnvSchema = Type.Object({
   REDIS_URL: Type.String({ pattern: '^rediss?://', description: 'a redis:// or rediss:// URL', default: 'redis://127.0.0.1:6379' }),
   REDIS_SENTINELS: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$', description: 'host:port pairs, comma-separated' })),
   REDIS_MASTER_NAME: Type.String({ minLength: 1, default: 'THEAD_CLUSTER' }),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$', description: 'host:port pairs, comma-separated' })),
   REDIS_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
   REDIS_PASSWORD: Type.Optional(Type.String()),
   REDIS_TLS: Type.Boolean({ default: false }),
@@ -47,6 +51,7 @@ const EnvSchema = Type.Object({
   SPOOL_LIMIT: Type.Integer({ minimum: 1, default: 100000 }),
   SPOOL_JOURNAL: Type.String({ minLength: 1, default: 'var/spool.journal' }),
   RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 400 }),
+  VISIT_LOG_MAX_ENTRIES: Type.Integer({ minimum: 1000, default: DEFAULT_VISIT_LOG_MAX_ENTRIES }),
   SELF_ORIGINS: Type.String({ default: '' }),
   WORKERS: Type.String({ pattern: '^(auto|[1-9]\\d{0,2})$', description: 'a number of service processes from 1 to 999, or auto for one per core', default: '1' })
 })
@@ -85,6 +90,8 @@ export interface Config {
   spoolLimit: number
   spoolJournal: string
   retentionDays: number
+  /** Visitor-log entries kept at most, on top of the retention; in a cluster, per master. */
+  visitLogMaxEntries: number
   /** Origins whose pages are thead's own besides the host a request names: views from them have no referrer. */
   selfOrigins: string[]
   /** Service processes one start runs; more than one are workers of one primary (src/workers.ts). */
@@ -103,6 +110,7 @@ export type RedisConfig = {
 } & (
   | { mode: 'standalone', url: string }
   | { mode: 'sentinel', sentinels: Array<{ host: string, port: number }>, masterName: string, sentinelPassword?: string }
+  | { mode: 'cluster', nodes: Array<{ host: string, port: number }> }
 )
 
 export class ConfigError extends Error {}
@@ -145,9 +153,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     tls,
     waitTimeoutMs: parsed.REDIS_WAIT_TIMEOUT_MS
   }
-  const redis: RedisConfig = parsed.REDIS_SENTINELS === undefined
-    ? { ...common, mode: 'standalone', url: parsed.REDIS_URL, waitReplicas: parsed.REDIS_WAIT_REPLICAS ?? 0 }
-    : {
+  if (parsed.REDIS_SENTINELS !== undefined && parsed.REDIS_CLUSTER_NODES !== undefined) throw new ConfigError('invalid configuration: set REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both')
+  const redis: RedisConfig = parsed.REDIS_SENTINELS !== undefined
+    ? {
         ...common,
         mode: 'sentinel',
         sentinels: parsed.REDIS_SENTINELS.split(',').map(parseHostPort),
@@ -157,6 +165,10 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
         // is only let go once a replica holds it.
         waitReplicas: parsed.REDIS_WAIT_REPLICAS ?? 1
       }
+    : parsed.REDIS_CLUSTER_NODES !== undefined
+      // As with Sentinel, a part of a batch is let go once its shard's replica holds it.
+      ? { ...common, mode: 'cluster', nodes: parsed.REDIS_CLUSTER_NODES.split(',').map(parseHostPort), waitReplicas: parsed.REDIS_WAIT_REPLICAS ?? 1 }
+      : { ...common, mode: 'standalone', url: parsed.REDIS_URL, waitReplicas: parsed.REDIS_WAIT_REPLICAS ?? 0 }
 
   return {
     port: parsed.PORT,
@@ -180,6 +192,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     spoolLimit: parsed.SPOOL_LIMIT,
     spoolJournal: parsed.SPOOL_JOURNAL,
     retentionDays: parsed.RETENTION_DAYS,
+    visitLogMaxEntries: parsed.VISIT_LOG_MAX_ENTRIES,
     selfOrigins: parseOrigins(parsed.SELF_ORIGINS),
     workers: parsed.WORKERS === 'auto' ? availableParallelism() : Number(parsed.WORKERS),
     workerSlot: 0

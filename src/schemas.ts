@@ -118,7 +118,8 @@ export type DayHours = Static<typeof DayHours>
 /** A visitor id as the cookie carries it. */
 export const VisitorId = Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' })
 /** A visitor-log entry id, as `next` answers it. */
-const LogCursor = Type.String({ pattern: '^\\d{1,15}-\\d{1,10}$' })
+/** A log entry's id: its stream id, and in a cluster `@` the part of the log it is in. */
+const LogCursor = Type.String({ pattern: '^\\d{1,15}-\\d{1,10}(@\\d{1,2})?$' })
 
 export const LoggedVisit = Type.Object({
   id: Type.String({ description: 'The entry\'s id in the log, usable as a `before` cursor' }),

@@ -24,11 +24,6 @@ export interface ViewRecorderOptions {
 
 const RETRY_DELAY_MIN_MS = 25
 const RETRY_DELAY_MAX_MS = 1000
-/**
- * Batches on their way at once. With one, the service sits idle while Redis runs a batch; a
- * second overlaps that. The script takes only a writer's next batch, so order still holds.
- */
-const MAX_BATCHES_IN_FLIGHT = 2
 
 /**
  * Group commit with a spool. Views that arrive while batches are on their way wait in memory
@@ -141,7 +136,7 @@ export class ViewRecorder {
   }
 
   #schedule (): void {
-    if (this.#scheduled || this.#inFlight === MAX_BATCHES_IN_FLIGHT || this.#retryTimer !== undefined || this.#closed) return
+    if (this.#scheduled || this.#inFlight === this.#options.store.maxBatchesInFlight || this.#retryTimer !== undefined || this.#closed) return
     this.#scheduled = true
     setImmediate(() => {
       this.#scheduled = false
@@ -150,7 +145,7 @@ export class ViewRecorder {
   }
 
   #writeNext (): void {
-    if (this.#inFlight === MAX_BATCHES_IN_FLIGHT || this.#closed) return
+    if (this.#inFlight === this.#options.store.maxBatchesInFlight || this.#closed) return
     if (this.#sealed.length === 0 && this.#pending.length === 0) {
       for (const resolve of this.#idle.splice(0)) resolve()
       return
@@ -208,6 +203,7 @@ export class ViewRecorder {
     // Every batch of this writer before its oldest one held here (this one, at the latest) is confirmed applied.
     const oldest = this.#sealed.find((held) => held.batch.writerId === batch.writerId) as SealedBatch
     const { groups, replicated } = await this.#options.store.recordBatch(batch, oldest.batch.seq)
+    if (groups === null) return false
     sealed.waiters.forEach((waiters, index) => {
       const { views, uniques, outcomes } = groups[index] as GroupCounts
       waiters.forEach((waiter, position) => waiter({ views, uniques, outcome: outcomes?.[position] ?? null }))

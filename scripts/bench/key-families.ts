@@ -20,6 +20,8 @@ const PLACEHOLDERS: Array<[RegExp, string]> = [
   [/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, '<uuid>'],
   [/^(?:\d{1,3}\.){3}\d{1,3}$/, '<ip>'],
   [/^\d+$/, '<n>'],
+  // A visitor shard's hash tag (see keys.ts).
+  [/^\{s\d+\.\d+\}$/, '{<shard>}'],
   // Visitor ids: 16 random bytes in base64url, or a hash in hex.
   [/^(?=.*[A-Z_-])[A-Za-z0-9_-]{22}$|^[0-9a-f]{32,64}$/, '<id>']
 ]

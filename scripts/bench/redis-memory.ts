@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { keys } from '../../src/store/keys.js'
-import { measureKeyFamilies, type KeyFamily } from './key-families.js'
+import { keyPattern, measureKeyFamilies, type KeyFamily } from './key-families.js'
 
 /**
  * What Redis keeps, split by what makes it grow: a person's view (its visitor-log entry), a
@@ -39,8 +39,8 @@ export async function measureRedisBytes (redis: Redis, page: string, usedMemoryB
   const allKeys = families.reduce((sum, family) => sum + family.keys, 0)
   const allBytes = families.reduce((sum, family) => sum + family.bytes, 0)
   const perKeyOverhead = Math.max(0, (usedMemoryBytes - usedMemoryBefore - allBytes) / allKeys)
-  const log = families.find((family) => family.pattern === keys.visitLog())
-  const summaries = families.find((family) => family.pattern === keys.visitor('<id>'))
+  const log = families.find((family) => family.pattern === keys.visitLog(0, 1))
+  const summaries = families.find((family) => family.pattern === keyPattern(keys.visitor('<id>')))
   const pageDay = families.filter((family) => family.pattern.startsWith(`page:${page}:`))
     .map((family) => ({ pattern: family.pattern, bytes: bytesPerPageDay(family) }))
     .filter((family) => family.bytes > 0)

@@ -1,4 +1,4 @@
-import { VISIT_LOG_MAX_ENTRIES } from '../../src/store/keys.js'
+import { DEFAULT_VISIT_LOG_MAX_ENTRIES as VISIT_LOG_MAX_ENTRIES } from '../../src/config.js'
 import { viewsPerSecond, type Pass } from './cpu-per-view.js'
 import { formatRedisTime, redisTimeOfAView } from './redis-profile.js'
 import { SERVICE_OVER_BARE_TARGET, type CpuPart } from './sizing-cpu.js'

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis'
 import { addDays, daysBetween, expiryOfDay } from '../../src/calendar.js'
 import { utcHourOf } from '../../src/zone-clock.js'
 import type { DayNumbers } from '../../src/schemas.js'
+import { DEFAULT_VISIT_LOG_MAX_ENTRIES } from '../../src/config.js'
 import { expiryOfDayTable, expiryOfRun, expiryOfUtcDay, keys, oldestKeptDay, REFERRERS_KEPT_PER_DAY, rollupsHolding } from '../../src/store/keys.js'
 import type { RangeNumbers } from '../../src/store/read-range.js'
 import type { ViewBatch, ViewRecord } from '../../src/store/record-views.js'
@@ -154,7 +155,7 @@ export async function checkAgainstRecordScript (redis: Redis, today: string, { r
   const prefix = `check-${check}-`
   const days = daysBetween(addDays(today, -(CHECK_DAYS - 1)), today)
   const startedAt = Date.now()
-  const store = new RedisStore(redis, { retentionDays, viewLimitPerIp: 0, waitReplicas: 0, waitTimeoutMs: 1000 })
+  const store = new RedisStore(redis, { retentionDays, viewLimitPerIp: 0, visitLogMaxEntries: DEFAULT_VISIT_LOG_MAX_ENTRIES, waitReplicas: 0, waitTimeoutMs: 1000 })
   const writerId = `year-of-data-${check}`
   try {
     for (const [index, day] of days.entries()) {
@@ -217,10 +218,10 @@ async function removeCheck (redis: Redis, { pages, prefix, writerId, since }: { 
   const doomed = [keys.writerProgress(writerId)]
   for (const page of pages) doomed.push(...await redis.keys(`page:${page}:*`))
   doomed.push(...await redis.keys(keys.visitor(`${prefix}*`)))
-  const entries = await redis.xrange(keys.visitLog(), String(since), '+') as Array<[string, string[]]>
+  const entries = await redis.xrange(keys.visitLog(0, 1), String(since), '+') as Array<[string, string[]]>
   const logged = entries.filter(([, fields]) => pages.includes(fields[fields.indexOf('page') + 1] as string)).map(([id]) => id)
   for (let first = 0; first < doomed.length; first += 1000) await redis.del(...doomed.slice(first, first + 1000))
-  for (let first = 0; first < logged.length; first += 1000) await redis.xdel(keys.visitLog(), ...logged.slice(first, first + 1000))
+  for (let first = 0; first < logged.length; first += 1000) await redis.xdel(keys.visitLog(0, 1), ...logged.slice(first, first + 1000))
   // A log the check alone made is left empty: it goes too.
-  if (await redis.xlen(keys.visitLog()) === 0) await redis.del(keys.visitLog())
+  if (await redis.xlen(keys.visitLog(0, 1)) === 0) await redis.del(keys.visitLog(0, 1))
 }

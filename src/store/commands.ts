@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import type { Redis, Result } from 'ioredis'
+import type { Cluster, Redis, Result } from 'ioredis'
 import type { ReadRangeReply } from './read-range.js'
 
 declare module 'ioredis' {
@@ -20,6 +20,6 @@ export const scripts = Object.fromEntries(Object.entries(SCRIPT_FILES).map(([nam
  * Registers every script as a command of `client`: ioredis sends EVALSHA, and the script's text
  * only when Redis doesn't know it yet (after a restart or a failover).
  */
-export function defineCommands (client: Redis): void {
+export function defineCommands (client: Redis | Cluster): void {
   for (const [name, lua] of Object.entries(scripts)) client.defineCommand(name, { lua })
 }

@@ -1,17 +1,21 @@
 import { randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { RedisUnavailableError } from '../errors.js'
 import type { Erasure, LoggedVisit, VisitorSummary } from '../schemas.js'
 import { defineCommands } from './commands.js'
-import { keys, SALT_TTL_SECONDS } from './keys.js'
+import { HASH_SLOTS, hashSlotOf } from './hash-slot.js'
+import { keys, SALT_TTL_SECONDS, VISITOR_SHARDS } from './keys.js'
 import { emptyRange, rangeNumbersIn, readRangeCall, type RangeNumbers } from './read-range.js'
 import { spanNumbersIn, spanReads, type Span, type SpanNumbers } from './read-zone.js'
-import { recordViewsCall, recordViewsReply, type ViewBatch } from './record-views.js'
+import { countsOf, decided, noDecisions, stageCalls, type PartCall } from './record-parts.js'
+import { outcomesOf, recordViewsCall, recordViewsReply, wholeBatch, type CalledGroup, type ViewBatch, type WriteSettings } from './record-views.js'
 import type { RecordedBatch, Store, StoreHealth } from './store.js'
-import { eraseVisitor, listVisits, readVisitor, trimVisitLog, visitsBetween } from './visitor-log.js'
+import { eraseVisitor, listVisits, readVisitor, trimVisitLog, visitsBetween, type VisitLog } from './visitor-log.js'
 
 interface RedisStoreSettings {
   retentionDays: number
+  /** The visitor log's cap: in a cluster, per master. */
+  visitLogMaxEntries: number
   /** Views counted per client address and minute; 0 turns the limit off. */
   viewLimitPerIp: number
   /** Replicas that must hold a batch before it may leave the spool; 0 trusts the master alone. */
@@ -19,14 +23,22 @@ interface RedisStoreSettings {
   waitTimeoutMs: number
 }
 
-/** The store on one Redis master (standalone, or found through Sentinel). */
+/** The store on one Redis master (standalone, or found through Sentinel), or on a Redis Cluster. */
 export class RedisStore implements Store {
-  readonly #client: Redis
+  readonly #client: Redis | Cluster
   readonly #settings: RedisStoreSettings
+  readonly #log: VisitLog
+  /**
+   * Two, where one script call applies a batch and refuses one that overtakes another; one in a
+   * cluster, whose calls each see only the batches that touch their keys.
+   */
+  readonly maxBatchesInFlight: number
 
-  constructor (client: Redis, settings: RedisStoreSettings) {
+  constructor (client: Redis | Cluster, settings: RedisStoreSettings) {
     this.#client = client
     this.#settings = settings
+    this.#log = { redis: client, parts: client.isCluster ? VISITOR_SHARDS : 1 }
+    this.maxBatchesInFlight = client.isCluster ? 1 : 2
     defineCommands(client)
   }
 
@@ -40,16 +52,66 @@ export class RedisStore implements Store {
   }
 
   async recordBatch (batch: ViewBatch, oldestUnconfirmed: number): Promise<RecordedBatch> {
-    const { retentionDays, viewLimitPerIp, waitReplicas, waitTimeoutMs } = this.#settings
-    const { keys: callKeys, args } = recordViewsCall(batch, { retentionDays, viewLimitPerIp, now: Date.now(), oldestUnconfirmed })
-    // The script and its WAIT share a pipeline, so they share a connection: WAIT on any
-    // other connection would confirm nothing about this write.
-    const pipeline = this.#client.pipeline().recordViews(callKeys.length, ...callKeys, ...args)
+    const { retentionDays, viewLimitPerIp, visitLogMaxEntries } = this.#settings
+    const settings = { retentionDays, viewLimitPerIp, now: Date.now(), oldestUnconfirmed, logCap: visitLogMaxEntries }
+    if (this.#client.isCluster) return await this.#recordInParts(batch, settings)
+    const call = recordViewsCall(batch, wholeBatch(batch.writerId), settings)
+    const [[groups], replicated] = await this.#callOnOneNode([call]) as [[CalledGroup[]], boolean]
+    return { groups: groups.map(({ views, uniques, decisions }) => ({ views, uniques, outcomes: outcomesOf(decisions) })), replicated }
+  }
+
+  /** A batch in stages of calls, one per hash tag (see record-parts.ts); a stage starts once the last is replicated. */
+  async #recordInParts (batch: ViewBatch, settings: WriteSettings): Promise<RecordedBatch> {
+    // The cap holds per master: each part gets its share of what its master keeps.
+    const masters = Math.max(1, (this.#client as Cluster).nodes('master').length)
+    const partSettings = { ...settings, logCap: Math.ceil(settings.logCap * masters / VISITOR_SHARDS) }
+    let decisions = noDecisions(batch)
+    for (const stage of ['limits', 'visitors'] as const) {
+      const calls = stageCalls(stage, batch, decisions, partSettings)
+      const [replies, replicated] = await this.#callByNode(calls)
+      decisions = decided(decisions, calls, replies)
+      // What a stage decided must outlive a failover before the next one counts on it.
+      if (!replicated) return { groups: null, replicated: false }
+    }
+    const calls = stageCalls('counts', batch, decisions, partSettings)
+    const [replies, replicated] = await this.#callByNode(calls)
+    return { groups: countsOf(decided(decisions, calls, replies), calls, replies), replicated }
+  }
+
+  /** Calls in one pipeline per master, in parallel; answers each call's groups (in order) and whether every master's replicas hold them. */
+  async #callByNode (calls: PartCall[]): Promise<[CalledGroup[][], boolean]> {
+    const cluster = this.#client as Cluster
+    const byNode = new Map<string, number[]>()
+    calls.forEach((call, index) => {
+      // The slot's master as the client knows it; on a MOVED the client follows the redirection.
+      const node = (cluster.slots[hashSlotOf(call.keys[0] as string)] as string[])[0] as string
+      byNode.set(node, [...byNode.get(node) ?? [], index])
+    })
+    const replies: CalledGroup[][] = []
+    let replicated = true
+    await Promise.all([...byNode.values()].map(async (indexes) => {
+      const [answers, held] = await this.#callOnOneNode(indexes.map((index) => calls[index] as PartCall))
+      indexes.forEach((index, position) => { replies[index] = answers[position] as CalledGroup[] })
+      replicated &&= held
+    }))
+    return [replies, replicated]
+  }
+
+  /**
+   * Script calls in one pipeline, and their WAIT: on any other connection WAIT would confirm
+   * nothing about these writes. Answers each call's groups and whether enough replicas hold them.
+   */
+  async #callOnOneNode (calls: Array<{ keys: string[], args: string[] }>): Promise<[CalledGroup[][], boolean]> {
+    const { waitReplicas, waitTimeoutMs } = this.#settings
+    const pipeline = this.#client.pipeline()
+    for (const call of calls) pipeline.recordViews(call.keys.length, ...call.keys, ...call.args)
     if (waitReplicas > 0) pipeline.wait(waitReplicas, waitTimeoutMs)
     const replies = await pipeline.exec() as Array<[Error | null, unknown]>
     for (const [error] of replies) if (error !== null) throw error
-    const groups = recordViewsReply(replies[0]?.[1] as Array<number | string>)
-    return { groups, replicated: waitReplicas === 0 || (replies[1]?.[1] as number) >= waitReplicas }
+    return [
+      calls.map((_, index) => recordViewsReply(replies[index]?.[1] as Array<number | string>)),
+      waitReplicas === 0 || (replies[calls.length]?.[1] as number) >= waitReplicas
+    ]
   }
 
   async readRange (page: string, days: string[], { today, oldestKept }: { today: string, oldestKept: string }): Promise<RangeNumbers> {
@@ -73,11 +135,11 @@ export class RedisStore implements Store {
   }
 
   async listVisits (query: { start: number, end: number, before?: string, limit: number }): Promise<{ visits: LoggedVisit[], next: string | null }> {
-    return await answer(listVisits(this.#client, query))
+    return await answer(listVisits(this.#log, query))
   }
 
   async * streamVisits (query: { start: number, end: number }): AsyncGenerator<LoggedVisit[]> {
-    const chunks = visitsBetween(this.#client, query)
+    const chunks = visitsBetween(this.#log, query)
     for (;;) {
       const chunk = await answer(chunks.next())
       if (chunk.done === true) return
@@ -86,15 +148,15 @@ export class RedisStore implements Store {
   }
 
   async readVisitor (visitor: string): Promise<VisitorSummary | null> {
-    return await answer(readVisitor(this.#client, visitor))
+    return await answer(readVisitor(this.#log, visitor))
   }
 
   async eraseVisitor (visitor: string): Promise<Erasure['erased']> {
-    return await answer(eraseVisitor(this.#client, visitor))
+    return await answer(eraseVisitor(this.#log, visitor))
   }
 
   async trimVisitLog (): Promise<number> {
-    return await answer(trimVisitLog(this.#client, this.#settings.retentionDays, Date.now()))
+    return await answer(trimVisitLog(this.#log, this.#settings.retentionDays, Date.now()))
   }
 
   async countWrongToken (address: string, minute: number): Promise<number> {
@@ -113,11 +175,28 @@ export class RedisStore implements Store {
   }
 
   async health (): Promise<StoreHealth> {
+    if (this.#client.isCluster) return await this.#clusterHealth(this.#client as Cluster)
     // ROLE, not PING: a master that Sentinel has just turned into a replica still answers PING.
     const role = this.ready ? await answerWithin(this.#client.role(), HEALTH_ANSWER_MS) : undefined
-    if (role?.[0] !== 'master') return { master: null, replicas: 0 }
-    const { remoteAddress, remotePort } = this.#client.stream
-    return { master: { host: remoteAddress as string, port: remotePort as number }, replicas: (role[2] as unknown[]).length }
+    if (role?.[0] !== 'master') return { master: null, replicas: 0, masters: 0 }
+    const { remoteAddress, remotePort } = (this.#client as Redis).stream
+    return { master: { host: remoteAddress as string, port: remotePort as number }, replicas: (role[2] as unknown[]).length, masters: 1 }
+  }
+
+  /**
+   * Every slot's master must answer as one: a batch touches most of them. The masters are read
+   * from the slot table, since the client drops a dead node from its list of nodes at once.
+   * Replicas: the fewest any master has.
+   */
+  async #clusterHealth (cluster: Cluster): Promise<StoreHealth> {
+    if (!this.ready) return { master: null, replicas: 0, masters: 0 }
+    const owners = new Set(Array.from({ length: HASH_SLOTS }, (_, slot) => cluster.slots[slot]?.[0]))
+    const nodes = new Map(cluster.nodes('all').map((node) => [`${node.options.host as string}:${node.options.port as number}`, node]))
+    const roles = await Promise.all([...owners].map(async (owner) => await answerWithin(nodes.get(owner as string)?.role() ?? Promise.reject(new Error('no node')), HEALTH_ANSWER_MS)))
+    const answering = roles.filter((role) => role?.[0] === 'master') as unknown[][]
+    if (answering.length < roles.length) return { master: null, replicas: 0, masters: answering.length }
+    const [host, port] = ([...owners][0] as string).split(':') as [string, string]
+    return { master: { host, port: Number(port) }, replicas: Math.min(...answering.map((role) => (role[2] as unknown[]).length)), masters: answering.length }
   }
 
   async close (): Promise<void> {

@@ -3,15 +3,23 @@ import type { RangeNumbers } from './read-range.js'
 import type { Span, SpanNumbers } from './read-zone.js'
 import type { GroupCounts, ViewBatch } from './record-views.js'
 
-/** Where the master is and how many replicas it has; `master` is null while none answers as one. */
+/**
+ * Where the master is and how many replicas it has; `master` is null while none answers as one.
+ * In a cluster: the first master, the fewest replicas any master has, and null unless every master answers.
+ */
 export interface StoreHealth {
   master: { host: string, port: number } | null
   replicas: number
+  /** Masters answering as masters. */
+  masters: number
 }
 
-/** What a batch did: each group's numbers, and whether enough replicas hold it to let it go. */
+/**
+ * What a batch did: each group's numbers (null while, in a cluster, a first stage waits for its
+ * replicas), and whether enough replicas hold it to let it go.
+ */
 export interface RecordedBatch {
-  groups: GroupCounts[]
+  groups: GroupCounts[] | null
   replicated: boolean
 }
 
@@ -23,6 +31,8 @@ export interface RecordedBatch {
 export interface Store {
   /** Whether writes can be sent now. */
   readonly ready: boolean
+  /** A writer's batches that may be on their way at once: later ones wait. */
+  readonly maxBatchesInFlight: number
   /** Calls `listener` each time the connection becomes ready; answers a function that stops it. */
   onReady: (listener: () => void) => () => void
   /** Applies a batch exactly once; rejects when it can't be confirmed now (send it again). */

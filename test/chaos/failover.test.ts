@@ -137,7 +137,7 @@ t.test('through a crash, a rejoin and a forced failover no view is lost or count
       dayViews: dayViews.reduce((sum, count) => sum + count, 0),
       allTimeViews: Number(await ask(node.port, 'GET', 'page:index:counter')),
       logged: await ask(node.port, 'XLEN', 'thead:visits') as number,
-      uniques: await ask(node.port, 'PFCOUNT', ...days.map((day) => `page:index:uniques:${day}`)) as number
+      uniques: await ask(node.port, 'PFCOUNT', ...days.map((day) => `page:{index}:uniques:${day}`)) as number
     }
   }))
   t.same(held[1], held[0], 'both nodes hold the same numbers')

@@ -79,7 +79,7 @@ t.test('on a busy day a new visitor is still told apart from a returning one', a
   const { app } = await build(t, { REDIS_URL: redis.url })
   // 200 000 visitors already today: a new id now rarely changes a HyperLogLog register.
   for (let first = 0; first < 200_000; first += 10_000) {
-    await redis.client.pfadd(`page:index:uniques:${today()}`, ...Array.from({ length: 10_000 }, (_, index) => `earlier-visitor-${first + index}`))
+    await redis.client.pfadd(`page:{index}:uniques:${today()}`, ...Array.from({ length: 10_000 }, (_, index) => `earlier-visitor-${first + index}`))
   }
   const taken: Array<string | undefined> = []
   for (let visitor = 0; visitor < 20; visitor += 1) {
@@ -88,7 +88,7 @@ t.test('on a busy day a new visitor is still told apart from a returning one', a
     taken.push(`${first.headers['thead-view']} ${again.headers['thead-view']}`)
   }
   t.same(taken, Array(20).fill('counted duplicate'), 'each first view counted, each second a duplicate')
-  t.match(await redis.client.hget(`page:index:days:${today().slice(0, 7)}`, today().slice(8)), /^40 \d+ 20 0 0 0$/, 'the day table: 40 views, 20 new visitors')
+  t.match(await redis.client.hget(`page:{index}:days:${today().slice(0, 7)}`, today().slice(8)), /^40 \d+ 20 0 0 0$/, 'the day table: 40 views, 20 new visitors')
 })
 
 t.test('the cookie is Secure when the request came over HTTPS', async (t) => {
@@ -121,7 +121,7 @@ t.test('a missing, malformed, tampered or oversized cookie gets a fresh id', asy
     const fresh = response.cookies.find((c) => c.name === 'thead_visitor')?.value ?? ''
     t.not(tokenId(fresh), id, `${name}: a fresh id`)
   }
-  t.equal(await redis.client.pfcount(`page:index:uniques:${today()}`), 1 + Object.keys(bad).length, 'each fresh id is a new unique')
+  t.equal(await redis.client.pfcount(`page:{index}:uniques:${today()}`), 1 + Object.keys(bad).length, 'each fresh id is a new unique')
 })
 
 t.test('bots count as views but not as uniques', async (t) => {
@@ -131,8 +131,8 @@ t.test('bots count as views but not as uniques', async (t) => {
   await app.inject({ url: '/', headers: { 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' } })
   await app.inject({ url: '/', headers: BROWSER })
   t.equal(await redis.client.get(`page:index:counter:${today()}`), '3')
-  t.equal(await redis.client.pfcount(`page:index:uniques:${today()}`), 1)
-  t.equal(await redis.client.hget(`page:index:days:${today().slice(0, 7)}`, today().slice(8)), '3 1 1 0 2 0', 'the day table: 3 views, 1 unique, 1 new, 0 returning, 2 bots, 0 limited')
+  t.equal(await redis.client.pfcount(`page:{index}:uniques:${today()}`), 1)
+  t.equal(await redis.client.hget(`page:{index}:days:${today().slice(0, 7)}`, today().slice(8)), '3 1 1 0 2 0', 'the day table: 3 views, 1 unique, 1 new, 0 returning, 2 bots, 0 limited')
 })
 
 t.test('a request without a user agent is a bot: counted as a view, never a unique, never logged, no cookie', async (t) => {
@@ -145,9 +145,9 @@ t.test('a request without a user agent is a bot: counted as a view, never a uniq
     t.equal(response.headers['set-cookie'], undefined, `user agent ${JSON.stringify(agent)}: no visitor cookie`)
   }
   t.equal(await redis.client.get(`page:index:counter:${today()}`), '3', 'each is a view')
-  t.equal(await redis.client.pfcount(`page:index:uniques:${today()}`), 0, 'none is a unique')
+  t.equal(await redis.client.pfcount(`page:{index}:uniques:${today()}`), 0, 'none is a unique')
   t.equal(await redis.client.xlen('thead:visits'), 0, 'none is in the visitor log')
-  t.equal(await redis.client.hget(`page:index:days:${today().slice(0, 7)}`, today().slice(8)), '3 0 0 0 3 0', 'the day table: 3 views, all bots')
+  t.equal(await redis.client.hget(`page:{index}:days:${today().slice(0, 7)}`, today().slice(8)), '3 0 0 0 3 0', 'the day table: 3 views, all bots')
 })
 
 t.test('the shipped pages say "1 time" and "1 visitor", and the plural for other numbers', async (t) => {

@@ -31,7 +31,7 @@ return redis.call('XLEN', KEYS[1])`
 
 /** Writes ENTRIES log entries over the day starting at `start`. */
 async function fillDay (client: Redis, start: number): Promise<void> {
-  if (await client.eval(FILL_DAY, 1, keys.visitLog(), start, ENTRIES, AGENT) !== ENTRIES) throw new Error('the day was not filled')
+  if (await client.eval(FILL_DAY, 1, keys.visitLog(0, 1), start, ENTRIES, AGENT) !== ENTRIES) throw new Error('the day was not filled')
 }
 
 const AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36, "quoted"'

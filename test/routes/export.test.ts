@@ -20,7 +20,7 @@ function viewOf (page: string, day: string, visitor: string): View {
 /** A visitor-log entry written as record-views.lua writes one, at `time` (ms), with its id `<time>-<seq>`. */
 async function logEntry (client: Redis, time: number, seq: number, fields: { visitor?: string, page?: string, returning?: boolean, ip?: string, userAgent?: string, referrer?: string } = {}): Promise<string> {
   const { visitor = 'visitor-000000000000000', page = 'index', returning = false, ip = '203.0.113.0', userAgent = 'Firefox', referrer = '' } = fields
-  return await client.xadd(keys.visitLog(), `${time}-${seq}`, 'time', String(time), 'visitor', visitor, 'page', page, 'returning', returning ? '1' : '0', 'ip', ip, 'userAgent', userAgent, 'referrer', referrer) as string
+  return await client.xadd(keys.visitLog(0, 1), `${time}-${seq}`, 'time', String(time), 'visitor', visitor, 'page', page, 'returning', returning ? '1' : '0', 'ip', ip, 'userAgent', userAgent, 'referrer', referrer) as string
 }
 
 t.test('/stats in CSV: a header row and a row a day, the same numbers as the JSON', async (t) => {

@@ -13,7 +13,7 @@ t.test('a reachable master: 200 with where views go and an empty spool', async (
   t.equal(response.statusCode, 200)
   t.same(response.json(), {
     status: 'ok',
-    redis: { mode: 'standalone', master: { host: '127.0.0.1', port: redis.port }, reachable: true, replicas: 0, waitReplicas: 0 },
+    redis: { mode: 'standalone', master: { host: '127.0.0.1', port: redis.port }, reachable: true, masters: 1, replicas: 0, waitReplicas: 0 },
     spool: { depth: 0, dropped: 0, limit: 100000 }
   })
   t.ok(Value.Check(Health, response.json()), 'the answer fits its schema')
@@ -30,7 +30,7 @@ t.test('no master: 503, and the spool\'s depth and drops while views wait', asyn
   t.equal(response.statusCode, 503)
   t.same(response.json(), {
     status: 'unavailable',
-    redis: { mode: 'standalone', master: null, reachable: false, replicas: 0, waitReplicas: 0 },
+    redis: { mode: 'standalone', master: null, reachable: false, masters: 0, replicas: 0, waitReplicas: 0 },
     spool: { depth: 1, dropped: 1, limit: 1 }
   })
   t.ok(Value.Check(Health, response.json()), 'the answer fits its schema')

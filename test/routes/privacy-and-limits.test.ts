@@ -104,7 +104,7 @@ t.test('cookieless mode sets no cookie and still knows a visitor within the day'
   t.equal((await visit('198.51.100.7')).headers['thead-view'], 'duplicate', 'same address and browser: same visitor')
   t.equal((await visit('198.51.100.8')).headers['thead-view'], 'counted', 'another address: another visitor')
   t.equal((await visit('198.51.100.7', `${FIREFOX} Other`)).headers['thead-view'], 'counted', 'another browser: another visitor')
-  t.equal(await redis.client.pfcount(`page:index:uniques:${day}`), 3)
+  t.equal(await redis.client.pfcount(`page:{index}:uniques:${day}`), 3)
   const ttl = await redis.client.ttl(`thead:salt:${day}`)
   t.ok(ttl > 0 && ttl <= 2 * 86400, 'the salt is kept two days at most')
   const { visits } = (await app.inject({ url: '/visitors', headers: { authorization: `Bearer ${TOKEN}` } })).json()
@@ -121,7 +121,7 @@ t.test('cookieless ids stay stable while Redis is away', async (t) => {
   t.equal(second.statusCode, 200)
   await redis.start()
   await app.viewRecorder.flush(10_000)
-  t.equal(await redis.client.pfcount(`page:index:uniques:${dayIn(app.config.timeZone)}`), 1, 'one visitor, counted once Redis is back')
+  t.equal(await redis.client.pfcount(`page:{index}:uniques:${dayIn(app.config.timeZone)}`), 1, 'one visitor, counted once Redis is back')
 })
 
 t.test('X-Forwarded-For is believed only from a configured proxy', async (t) => {
@@ -133,7 +133,7 @@ t.test('X-Forwarded-For is believed only from a configured proxy', async (t) => 
   await proxied.app.inject({ url: '/', remoteAddress: '192.0.2.1', headers: { 'user-agent': FIREFOX, 'x-forwarded-for': '203.0.113.98' } })
   const { visits } = (await direct.app.inject({ url: '/visitors', headers: { authorization: `Bearer ${TOKEN}` } })).json()
   t.same(visits.map((visit: { ip: string }) => visit.ip).sort(), ['192.0.2.1', '198.51.100.7', '203.0.113.99'], 'a visitor cannot choose the address logged; the trusted proxy can')
-  t.same([...new Set((await redis.client.keys('thead:limit:*')).map((key) => key.split(':')[2]))].sort(), ['192.0.2.1', '198.51.100.7', '203.0.113.99'], 'nor the address rate-limited')
+  t.same([...new Set((await redis.client.keys('thead:limit:*')).map((key) => key.split(':')[3]))].sort(), ['192.0.2.1', '198.51.100.7', '203.0.113.99'], 'nor the address rate-limited')
 })
 
 t.test('the service\'s own logs keep an address as the visitor log does', async (t) => {

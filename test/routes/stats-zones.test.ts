@@ -68,7 +68,7 @@ t.test('views per day are exact in every zone, and uniques are the union of the 
       const hourKeys = []
       for (let hour = Math.ceil((start - HOUR / 2) / HOUR); hour * HOUR + HOUR / 2 < end; hour += 1) {
         const iso = new Date(hour * HOUR).toISOString()
-        hourKeys.push(`page:index:utc-uniques:${iso.slice(0, 10)}:${iso.slice(11, 13)}`)
+        hourKeys.push(`page:{index}:utc-uniques:${iso.slice(0, 10)}:${iso.slice(11, 13)}`)
       }
       t.equal(answered[index]?.uniques, await redis.client.pfcount(...hourKeys), `${zone} ${day}: uniques, the union of its ${hourKeys.length} hours`)
     }

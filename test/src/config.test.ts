@@ -113,6 +113,9 @@ t.test('a bad value is refused with one line naming the variable', async (t) => 
     'a Redis URL with a port out of range': [{ REDIS_URL: 'redis://127.0.0.1:99999' }, /REDIS_URL/],
     'a Redis URL with a space in the host': [{ REDIS_URL: 'redis://redis host:6379' }, /REDIS_URL/],
     'sentinels without ports': [{ REDIS_SENTINELS: 'sentinel-1,sentinel-2' }, /REDIS_SENTINELS must be host:port pairs, comma-separated$/],
+    'cluster nodes without ports': [{ REDIS_CLUSTER_NODES: 'node-1,node-2' }, /REDIS_CLUSTER_NODES must be host:port pairs, comma-separated$/],
+    'both Sentinel and a cluster': [{ REDIS_SENTINELS: 'a:26379', REDIS_CLUSTER_NODES: 'b:6379' }, /set REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both$/],
+    'a visitor log cap too small to page through': [{ VISIT_LOG_MAX_ENTRIES: '10' }, /VISIT_LOG_MAX_ENTRIES must be >= 1000/],
     'too many replicas to wait for': [{ REDIS_WAIT_REPLICAS: '17' }, /REDIS_WAIT_REPLICAS/],
     'a zero wait timeout': [{ REDIS_WAIT_TIMEOUT_MS: '0' }, /REDIS_WAIT_TIMEOUT_MS/],
     'a yes-or-no that is neither': [{ REDIS_TLS: 'perhaps' }, /REDIS_TLS must be true or false$/],
@@ -160,6 +163,22 @@ t.test('REDIS_SENTINELS switches to Sentinel, which waits for a replica by defau
   })
   const named = loadConfig({ REDIS_SENTINELS: 'localhost:26379', REDIS_MASTER_NAME: 'other', REDIS_WAIT_REPLICAS: '0' })
   t.match(named.redis, { masterName: 'other', waitReplicas: 0 }, 'both can be set')
+})
+
+t.test('REDIS_CLUSTER_NODES switches to a Redis Cluster, which waits for each shard\'s replica by default', async (t) => {
+  const config = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000,node-b:7001', REDIS_PASSWORD: 'pw', VISIT_LOG_MAX_ENTRIES: '5000' })
+  t.same(config.redis, {
+    mode: 'cluster',
+    nodes: [{ host: '10.0.0.1', port: 7000 }, { host: 'node-b', port: 7001 }],
+    username: undefined,
+    password: 'pw',
+    tls: undefined,
+    waitReplicas: 1,
+    waitTimeoutMs: 100
+  })
+  t.equal(config.visitLogMaxEntries, 5000)
+  t.equal(loadConfig({ REDIS_CLUSTER_NODES: 'localhost:7000', REDIS_WAIT_REPLICAS: '0' }).redis.waitReplicas, 0, 'a cluster without replicas')
+  t.equal(loadConfig({}).visitLogMaxEntries, 1_000_000, 'a million log entries by default')
 })
 
 t.test('TLS is on for rediss:// URLs and with REDIS_TLS, with an optional private CA', async (t) => {

@@ -1,39 +1,49 @@
 --[[
-  Applies one batch of views exactly once, and answers each group's numbers for the day.
-  Built by recordViewsCall (record-views.ts); its test pins this layout.
+  Applies one batch of views, or one part of it, exactly once, and answers each group's
+  numbers for the day. Built by recordViewsCall (record-views.ts); its test pins this layout.
+  A key that is not this call's to write is sent as KEYS[1], which keeps every key of a call in
+  one slot: standalone, one call writes every key; in a cluster, each call writes the keys of
+  one hash tag (record-parts.ts), and what an earlier call decided about a view (limited, new
+  or returning) comes with the view.
 
-  KEYS[1]  writerProgress   the writer's highest batch number applied
-  KEYS[2]  visitLog         the visitor log (stream)
+  KEYS[1]  writerProgress   the writer's highest batch number applied, and that call's answer
+  KEYS[2]  visitLog         the visitor log (stream), or none
   then per (page, day) group:
     viewsAllTime, viewsOnDay, uniquesOnDay, dayTable, referrersOnDay,
     then per rollup holding the day: its uniques, its referrers,
     then per UTC hour of the group's views: uniquesInUtcHour, viewsByQuarter and
     uniquesOnUtcDay of the hour's UTC day,
-    then per view: visitorSummary ('' unless a person's view), viewLimit ('' when not limited)
+    then per view: visitorSummary (none unless a person's view), viewLimit (none when not limited)
+  The page's keys from uniquesOnDay on share a hash tag: they are all written, or none.
 
   ARGV[1]  settings, JSON: seq (this batch's number), oldestUnconfirmed (the writer's oldest
-           batch not confirmed to it: every one before was applied), progressTtl, summaryTtl
-           (seconds), oldestLogId (ms: older log entries go), logCap, referrersKept,
+           batch not confirmed to it: every one before was applied), strict (refuse a batch
+           ahead of the next: true where one progress key sees every batch), progressTtl,
+           summaryTtl (seconds), oldestLogId (ms: older log entries go), logCap, referrersKept,
            recentKept (log ids per visitor), viewLimit (views per address and minute, 0: none)
   ARGV[1 + g] group g's header and views, JSON: page, day, expireAt (unix seconds, of the day's
            keys), dayTableExpireAt, rollupExpireAt (one per rollup, as in KEYS), hourExpireAt
            (one per UTC hour, as in KEYS, of its three keys), views: a list of { kind, visitor,
            time (ms, a string), ip, userAgent, referrer, hour (its UTC hour's place in
-           hourExpireAt), quarter (its UTC quarter hour's field, HH:MM) } as arrays, in that order.
+           hourExpireAt), quarter (its UTC quarter hour's field, HH:MM), decided (an outcome an
+           earlier call gave it, or ''), returning ('1' for a returning visitor's 'n' or 'd') }
+           as arrays, in that order.
 
   A view's kind is 'h' (a person), 'b' (a bot or prefetch) or 'p' (a person asking not to be
   tracked): all three count as views; only a person's goes to the uniques and the visitor log.
   A view's UTC hour and quarter get the same counts as its day, in this same call, so a batch
   applied once counts once in them too.
 
-  Returns { applied (1 or 0), then per group: views, uniques, outcomes }, where outcomes has a
-  letter per view: 'n' the visitor's first view of the page today, 'd' a later one, 'b', 'p', or
-  'l' (over the limit: not counted). Only the writer's next batch is applied; one already
-  applied only reads (its outcomes are ''); one further ahead is refused with OUT_OF_ORDER, to
-  be sent again after the batches before it.
+  Returns { applied (1 or 0), then per group: views, uniques (-1 when the key isn't this call's),
+  outcomes, returning }, where outcomes has a letter per view: 'n' the visitor's first view of
+  the page today, 'd' a later one, 'b', 'p', 'h' (a person's view not yet decided), or 'l' (over
+  the limit: not counted), and returning a '1' or '0' per view. Only a batch after the progress
+  is applied; the last one applied answers again what it answered then, an older one only
+  reads (its outcomes are ''). Strict, a batch further ahead than the next is refused with
+  OUT_OF_ORDER, to be sent again after the batches before it.
 ]]
 
-local SETTINGS = { 'seq', 'oldestUnconfirmed', 'progressTtl', 'summaryTtl', 'oldestLogId', 'logCap', 'referrersKept', 'recentKept', 'viewLimit' }
+local SETTINGS = { 'seq', 'oldestUnconfirmed', 'strict', 'progressTtl', 'summaryTtl', 'oldestLogId', 'logCap', 'referrersKept', 'recentKept', 'viewLimit' }
 local GROUP = { 'page', 'day', 'expireAt', 'dayTableExpireAt', 'rollupExpireAt', 'hourExpireAt', 'views' }
 local KEYS_PER_GROUP, KEYS_PER_ROLLUP, KEYS_PER_HOUR, KEYS_PER_VIEW = 5, 2, 3, 2
 
@@ -47,11 +57,13 @@ local function decoded (text, fields, what)
 end
 
 local settings = decoded(ARGV[1], SETTINGS, 'settings')
+-- A key not this call's to write.
+local NONE = KEYS[1]
 local limit, keepReferrers, keepRecent = tonumber(settings.viewLimit), tonumber(settings.referrersKept), tonumber(settings.recentKept)
 
 -- The limit counts every view of one address in one minute, across pages and instances.
 local function overLimit (limiter)
-  if limit == 0 or limiter == '' then return false end
+  if limit == 0 or limiter == NONE then return false end
   local used = redis.call('INCR', limiter)
   if used == 1 then redis.call('EXPIRE', limiter, 60) end
   return used > limit
@@ -138,18 +150,19 @@ local function addToHours (k, group, hours)
   end
 end
 
--- Counts one group's views (its keys from KEYS[k]); answers their outcomes.
+-- Counts one group's views (its keys from KEYS[k]); answers their outcomes and returning flags.
 local function countViews (k, group, firstView)
   local tally = { counted = 0, limited = 0, bots = 0, new = 0, returning = 0 }
-  local outcomes, people, referred, hours = {}, {}, {}, {}
+  local outcomes, returnings, people, referred, hours = {}, {}, {}, {}, {}
   for h = 1, #group.hourExpireAt do hours[h] = { quarters = {}, people = {} } end
   for v, visit in ipairs(group.views) do
     local summary, limiter = KEYS[firstView + (v - 1) * KEYS_PER_VIEW], KEYS[firstView + (v - 1) * KEYS_PER_VIEW + 1]
     local hour = hours[visit[7]]
     local quarter = hour.quarters[visit[8]] or { 0, 0, 0 }
     hour.quarters[visit[8]] = quarter
-    local outcome = visit[1]
+    local outcome, returning = visit[9] ~= '' and visit[9] or visit[1], visit[10] == '1'
     if overLimit(limiter) then outcome = 'l' end
+    if outcome == 'h' and summary ~= NONE then outcome, returning = updateSummary(summary, group.page, group.day, visit) end
     if outcome == 'l' then
       tally.limited = tally.limited + 1
       quarter[3] = quarter[3] + 1
@@ -161,9 +174,7 @@ local function countViews (k, group, firstView)
         quarter[2] = quarter[2] + 1
       end
     end
-    if outcome == 'h' then
-      local returning
-      outcome, returning = updateSummary(summary, group.page, group.day, visit)
+    if outcome == 'n' or outcome == 'd' then
       people[#people + 1] = visit[2]
       hour.people[#hour.people + 1] = visit[2]
       -- New and returning count each visitor once per page and day.
@@ -174,16 +185,21 @@ local function countViews (k, group, firstView)
       if visit[6] ~= '' then referred[visit[6]] = (referred[visit[6]] or 0) + 1 end
     end
     outcomes[#outcomes + 1] = outcome
+    returnings[#returnings + 1] = returning and '1' or '0'
   end
   if tally.counted > 0 then
-    redis.call('INCRBY', KEYS[k], tally.counted)
-    redis.call('INCRBY', KEYS[k + 1], tally.counted)
-    redis.call('EXPIREAT', KEYS[k + 1], group.expireAt)
+    if KEYS[k] ~= NONE then redis.call('INCRBY', KEYS[k], tally.counted) end
+    if KEYS[k + 1] ~= NONE then
+      redis.call('INCRBY', KEYS[k + 1], tally.counted)
+      redis.call('EXPIREAT', KEYS[k + 1], group.expireAt)
+    end
   end
-  addToRollups(k, group, people, referred)
-  addToDayTable(k, group, tally, people)
-  addToHours(k + KEYS_PER_GROUP + #group.rollupExpireAt * KEYS_PER_ROLLUP, group, hours)
-  return table.concat(outcomes)
+  if KEYS[k + 2] ~= NONE then
+    addToRollups(k, group, people, referred)
+    addToDayTable(k, group, tally, people)
+    addToHours(k + KEYS_PER_GROUP + #group.rollupExpireAt * KEYS_PER_ROLLUP, group, hours)
+  end
+  return table.concat(outcomes), table.concat(returnings)
 end
 
 -- Every group is read and checked before anything is written: a script that fails halfway keeps its writes.
@@ -198,21 +214,36 @@ end
 if k - 1 ~= #KEYS then error('LAYOUT the groups need ' .. (k - 1) .. ' keys, got ' .. #KEYS) end
 
 local seq, progress = tonumber(settings.seq), redis.call('GET', KEYS[1])
+-- The progress key holds the batch number, then what its call answered: '<seq>|<outcomes>/<returning>|…'.
+local answered = progress and string.match(progress, '^%d+|(.*)$')
 -- No progress: the writer is new, or was idle past the key's TTL, or the key was lost.
-progress = progress and tonumber(progress) or tonumber(settings.oldestUnconfirmed) - 1
-if seq > progress + 1 then
+progress = progress and tonumber(string.match(progress, '^%d+')) or tonumber(settings.oldestUnconfirmed) - 1
+if settings.strict and seq > progress + 1 then
   return redis.error_reply('OUT_OF_ORDER batch ' .. seq .. ' came before batch ' .. (progress + 1))
 end
-local applied = seq == progress + 1
-if applied then redis.call('SET', KEYS[1], seq, 'EX', settings.progressTtl) end
-
-local result = { applied and 1 or 0 }
-for _, group in ipairs(groups) do
-  local outcomes = applied and countViews(group.firstKey, group, group.firstView) or ''
-  result[#result + 1] = tonumber(redis.call('GET', KEYS[group.firstKey + 1]) or '0')
-  result[#result + 1] = redis.call('PFCOUNT', KEYS[group.firstKey + 2])
-  result[#result + 1] = outcomes
+local applied = seq > progress
+local before = {}
+if seq == progress and answered then
+  for outcomes, returning in string.gmatch(answered, '([^|/]*)/([^|]*)') do before[#before + 1] = { outcomes, returning } end
 end
--- Exact, not '~': an approximate trim keeps old entries while they share a node with new ones.
-if applied then redis.call('XTRIM', KEYS[2], 'MINID', settings.oldestLogId) end
+
+local result, kept = { applied and 1 or 0 }, {}
+for g, group in ipairs(groups) do
+  local outcomes, returning = '', ''
+  if applied then
+    outcomes, returning = countViews(group.firstKey, group, group.firstView)
+    kept[#kept + 1] = outcomes .. '/' .. returning
+  elseif before[g] then
+    outcomes, returning = before[g][1], before[g][2]
+  end
+  result[#result + 1] = KEYS[group.firstKey + 1] == NONE and -1 or tonumber(redis.call('GET', KEYS[group.firstKey + 1]) or '0')
+  result[#result + 1] = KEYS[group.firstKey + 2] == NONE and -1 or redis.call('PFCOUNT', KEYS[group.firstKey + 2])
+  result[#result + 1] = outcomes
+  result[#result + 1] = returning
+end
+if applied then
+  redis.call('SET', KEYS[1], seq .. '|' .. table.concat(kept, '|'), 'EX', settings.progressTtl)
+  -- Exact, not '~': an approximate trim keeps old entries while they share a node with new ones.
+  if KEYS[2] ~= NONE then redis.call('XTRIM', KEYS[2], 'MINID', settings.oldestLogId) end
+end
 return result

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { defineCommands } from '../../../src/store/commands.js'
-import { recordViewsCall, type ViewBatch } from '../../../src/store/record-views.js'
+import { recordViewsCall, wholeBatch, type ViewBatch } from '../../../src/store/record-views.js'
 import { startTestRedis } from '../../helpers/redis.js'
 
 const LUA = readFileSync(new URL('../../../src/store/lua/record-views.lua', import.meta.url), 'utf8')
@@ -10,7 +10,7 @@ const BATCH: ViewBatch = {
   seq: 1,
   groups: [{ page: 'index', day: '2026-03-01', views: [{ kind: 'person', clientIp: '203.0.113.9', visit: { visitor: 'alice', time: 1772323200000, ip: '203.0.113.0', userAgent: 'test', referrer: '' } }] }]
 }
-const call = recordViewsCall(BATCH, { retentionDays: 400, viewLimitPerIp: 10, now: 1772323200000, oldestUnconfirmed: 1 })
+const call = recordViewsCall(BATCH, wholeBatch(BATCH.writerId), { retentionDays: 400, logCap: 1000, viewLimitPerIp: 10, now: 1772323200000, oldestUnconfirmed: 1 })
 
 /** The names a `local NAME = { 'a', 'b' }` line of the script lists. */
 function luaList (name: string): string[] {
@@ -41,5 +41,5 @@ t.test('a mismatch between the builder and the script fails with a message that 
   await t.rejects(run(call.keys.slice(0, -1), call.args), new RegExp(`LAYOUT the groups need ${needed} keys, got ${needed - 1}`), 'a key too few')
   await t.rejects(run([...call.keys, 'extra'], call.args), new RegExp(`LAYOUT the groups need ${needed} keys, got ${needed + 1}`), 'a key too many')
   t.same(await redis.client.keys('*'), [], 'nothing written by any of them')
-  t.same(await run(call.keys, call.args), [1, 1, 1, 'n'], 'the builder\'s own call is applied')
+  t.same(await run(call.keys, call.args), [1, 1, 1, 'n', '0'], 'the builder\'s own call is applied')
 })

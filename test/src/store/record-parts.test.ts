@@ -1,0 +1,107 @@
+import { Cluster } from 'ioredis'
+import t from 'tap'
+import { defineCommands } from '../../../src/store/commands.js'
+import { hashSlotOf } from '../../../src/store/hash-slot.js'
+import { keys, SHARD_TAGS, VISITOR_SHARDS } from '../../../src/store/keys.js'
+import { decided, noDecisions, STAGES, stageCalls, type Decisions } from '../../../src/store/record-parts.js'
+import { recordViewsReply, type ViewBatch, type ViewRecord } from '../../../src/store/record-views.js'
+import { build } from '../../helpers/build.js'
+import { startTestCluster } from '../../helpers/cluster.js'
+
+const DAY = '2026-03-01'
+const TIME = Date.parse('2026-03-01T12:00:00Z')
+const cluster = await startTestCluster(t)
+const client = new Cluster(cluster.seedNodes.split(',').map((node) => ({ host: '127.0.0.1', port: Number(node.split(':')[1]) })))
+t.teardown(() => { client.disconnect() })
+defineCommands(client)
+
+function person (visitor: string, clientIp = `198.51.100.${visitor.length}`): ViewRecord {
+  return { kind: 'person', clientIp, visit: { visitor, time: TIME, ip: '198.51.100.0', userAgent: 'Firefox', referrer: '' } }
+}
+
+function batchOf (writerId: string, seq: number, views: ViewRecord[]): ViewBatch {
+  return { writerId, seq, groups: [{ page: 'index', day: DAY, views }] }
+}
+
+const SETTINGS = { retentionDays: 4000, logCap: 1000, viewLimitPerIp: 2, now: TIME, oldestUnconfirmed: 1 }
+
+async function flushMasters (): Promise<void> {
+  for (const port of await cluster.masters()) await cluster.ask(port, 'FLUSHALL')
+}
+
+t.test('the slot of a key is the one Redis computes, and every call of every stage touches one slot', async (t) => {
+  const node = cluster.nodes[0]?.port as number
+  const batch = batchOf('slots', 1, [person('alice'), person('bob'), { ...person(''), kind: 'bot' }, person('carol', '203.0.113.1')])
+  for (const key of [keys.viewsAllTime('index'), keys.viewsOnDay('index', DAY), keys.uniquesOnDay('index', DAY), keys.visitor('alice'), keys.viewLimit('203.0.113.1', 1), ...SHARD_TAGS.map((tag) => `x{${tag}}`), 'a{}b', '{}{x}']) {
+    t.equal(hashSlotOf(key), await cluster.ask(node, 'CLUSTER', 'KEYSLOT', key), key)
+  }
+  let decisions: Decisions = noDecisions(batch)
+  for (const stage of STAGES) {
+    const calls = stageCalls(stage, batch, decisions, SETTINGS)
+    for (const call of calls) t.equal(new Set(call.keys.map(hashSlotOf)).size, 1, `${stage}: ${call.keys[0] as string}`)
+    const replies = await Promise.all(calls.map(async (call) => recordViewsReply(await client.recordViews(call.keys.length, ...call.keys, ...call.args))))
+    decisions = decided(decisions, calls, replies)
+  }
+  t.same(decisions[0]?.map((decision) => decision?.code), ['n', 'n', 'b', 'n'])
+  t.equal(await client.get(keys.viewsOnDay('index', DAY)), '4')
+  t.ok(SHARD_TAGS.every((tag, shard) => Math.floor(hashSlotOf(`{${tag}}`) / (16384 / VISITOR_SHARDS)) === shard), 'each shard in its sixteenth of the slots, so that shards spread over the masters')
+  await flushMasters()
+})
+
+t.test('a batch whose first stages were applied before (their answers lost) counts once when resent whole, with what was decided then', async (t) => {
+  const { app } = await build(t, { REDIS_CLUSTER_NODES: cluster.seedNodes, VIEW_LIMIT_PER_IP: '2' })
+  // Three views from one address: the limit (2) lets two count.
+  const views = [person('dave', '192.0.2.7'), person('erin', '192.0.2.7'), person('frank', '192.0.2.7'), person('grace')]
+  const batch = batchOf('resent', 1, views)
+  let decisions = noDecisions(batch)
+  for (const stage of ['limits', 'visitors'] as const) {
+    const calls = stageCalls(stage, batch, decisions, SETTINGS)
+    const replies = await Promise.all(calls.map(async (call) => recordViewsReply(await client.recordViews(call.keys.length, ...call.keys, ...call.args))))
+    decisions = decided(decisions, calls, replies)
+  }
+  t.same(decisions[0]?.map((decision) => decision?.code), ['n', 'n', 'l', 'n'], 'the first two stages decided')
+
+  const recorded = await app.store.recordBatch(batch, 1)
+  t.same(recorded.groups?.[0], { views: 3, uniques: 3, outcomes: ['counted', 'counted', 'limited', 'counted'] }, 'the resend counts, with the decisions made then')
+  const again = await app.store.recordBatch(batch, 1)
+  t.same(again.groups?.[0], recorded.groups?.[0], 'sent once more: the same answer')
+  t.equal(await client.get(keys.viewsOnDay('index', DAY)), '3', 'counted once')
+  t.equal(await client.get(keys.viewsAllTime('index')), '3')
+  t.equal(await client.get(keys.viewLimit('192.0.2.7', Math.floor(TIME / 60_000))), '3', 'the limit counted each view once')
+  let logged = 0
+  for (let shard = 0; shard < VISITOR_SHARDS; shard += 1) logged += await client.xlen(keys.visitLog(shard, VISITOR_SHARDS))
+  t.equal(logged, 3, 'each counted person logged once')
+  t.match(await client.hget(keys.dayTable('index', DAY.slice(0, 7)), DAY.slice(8)), /^3 3 3 0 0 1$/, 'the day table: 3 views, 3 uniques, 3 new, 1 limited')
+  await flushMasters()
+})
+
+t.test('one busy page spreads over the masters, and the log\'s cap holds per master', async (t) => {
+  const cap = 1000
+  const { app } = await build(t, { REDIS_CLUSTER_NODES: cluster.seedNodes, VIEW_LIMIT_PER_IP: '0', VISIT_LOG_MAX_ENTRIES: String(cap) })
+  const visitors = 6000
+  for (let seq = 1; seq <= visitors / 500; seq += 1) {
+    const views = Array.from({ length: 500 }, (_, index) => person(`visitor-${seq}-${index}`, ''))
+    t.ok((await app.store.recordBatch(batchOf('busy', seq, views), seq)).replicated)
+  }
+  t.equal(await client.get(keys.viewsOnDay('index', DAY)), String(visitors))
+
+  const bytes: number[] = []
+  for (const port of await cluster.masters()) {
+    let used = 0
+    for (const key of await cluster.ask(port, 'KEYS', '*') as string[]) used += await cluster.ask(port, 'MEMORY', 'USAGE', key) as number
+    bytes.push(used)
+  }
+  const total = bytes.reduce((sum, used) => sum + used, 0)
+  t.ok(Math.max(...bytes) <= total / 2, `no master holds more than half: ${bytes.map((used) => `${Math.round(100 * used / total)}%`).join(', ')}`)
+
+  const perPart = Math.ceil(cap * 3 / VISITOR_SHARDS)
+  let logged = 0
+  for (let shard = 0; shard < VISITOR_SHARDS; shard += 1) {
+    const length = await client.xlen(keys.visitLog(shard, VISITOR_SHARDS))
+    // Trimming is approximate ('~'): it drops whole stream nodes of up to 100 entries.
+    t.ok(length >= perPart && length <= perPart + 100, `part ${shard}: ${length} entries, its share ${perPart} of the cap per master`)
+    logged += length
+  }
+  t.ok(logged >= 3 * cap, `the log's reach grows with the cluster: ${logged} entries kept, ${cap} per master`)
+  await flushMasters()
+})
