@@ -165,10 +165,10 @@ export async function checkAgainstRecordScript (redis: Redis, today: string, { r
     await writeDays(redis, direct, days, { prefix, visitorsPerDay: CHECK_VISITORS_PER_DAY, retentionDays })
 
     const differences: string[] = []
-    const scriptKeys = await redis.keys(`page:${scripted}:*`)
-    const directKeys = new Set(await redis.keys(`page:${direct}:*`))
+    const scriptKeys = await pageKeys(redis, scripted)
+    const directKeys = new Set(await pageKeys(redis, direct))
     for (const key of scriptKeys) {
-      const twin = key.replace(`page:${scripted}:`, `page:${direct}:`)
+      const twin = key.replace(`page:${scripted}:`, `page:${direct}:`).replace(`page:{${scripted}}:`, `page:{${direct}}:`)
       if (!directKeys.delete(twin)) differences.push(`${twin} missing`)
       else {
         const [mine, theirs] = [await describeKey(redis, twin), await describeKey(redis, key)]
@@ -198,6 +198,11 @@ function viewRecords (views: DayOfViews): ViewRecord[] {
   ]
 }
 
+/** A page's keys: the seed's two counters, and those tagged with its name. */
+async function pageKeys (redis: Redis, page: string): Promise<string[]> {
+  return [...await redis.keys(`page:${page}:*`), ...await redis.keys(`page:{${page}}:*`)]
+}
+
 /** A key's type, expiry and content, in a form two keys can be compared by. */
 async function describeKey (redis: Redis, key: string): Promise<string> {
   const [type, expireTime] = [await redis.type(key), await redis.call('EXPIRETIME', key)]
@@ -216,8 +221,9 @@ function summary (range: RangeNumbers): string {
 /** Deletes the check's pages, its visitors' summaries and log entries, and its writer's progress. */
 async function removeCheck (redis: Redis, { pages, prefix, writerId, since }: { pages: string[], prefix: string, writerId: string, since: number }): Promise<void> {
   const doomed = [keys.writerProgress(writerId)]
-  for (const page of pages) doomed.push(...await redis.keys(`page:${page}:*`))
-  doomed.push(...await redis.keys(keys.visitor(`${prefix}*`)))
+  for (const page of pages) doomed.push(...await pageKeys(redis, page))
+  // Every shard's: a pattern can't know which shard an id is in.
+  doomed.push(...await redis.keys(`thead:visitor:*:${prefix}*`))
   const entries = await redis.xrange(keys.visitLog(0, 1), String(since), '+') as Array<[string, string[]]>
   const logged = entries.filter(([, fields]) => pages.includes(fields[fields.indexOf('page') + 1] as string)).map(([id]) => id)
   for (let first = 0; first < doomed.length; first += 1000) await redis.del(...doomed.slice(first, first + 1000))

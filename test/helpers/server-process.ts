@@ -44,7 +44,8 @@ export function spawnServer (t: Test, env: Record<string, string>, cwd: string):
   })
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }))
+    // 'close', not 'exit': the process may exit before its last lines are read from the pipe.
+    child.once('close', (code, signal) => resolve({ code, signal }))
   })
   t.teardown(async () => {
     if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return

@@ -3,7 +3,7 @@ import t from 'tap'
 import { defineCommands } from '../../../src/store/commands.js'
 import { hashSlotOf } from '../../../src/store/hash-slot.js'
 import { keys, SHARD_TAGS, VISITOR_SHARDS } from '../../../src/store/keys.js'
-import { decided, noDecisions, STAGES, stageCalls, type Decisions } from '../../../src/store/record-parts.js'
+import { countsOf, decided, noDecisions, STAGES, stageCalls, type Decisions } from '../../../src/store/record-parts.js'
 import { recordViewsReply, type ViewBatch, type ViewRecord } from '../../../src/store/record-views.js'
 import { build } from '../../helpers/build.js'
 import { startTestCluster } from '../../helpers/cluster.js'
@@ -104,4 +104,35 @@ t.test('one busy page spreads over the masters, and the log\'s cap holds per mas
   }
   t.ok(logged >= 3 * cap, `the log's reach grows with the cluster: ${logged} entries kept, ${cap} per master`)
   await flushMasters()
+})
+
+t.test('a visitor first seen on an earlier day is counted as returning, across the stages', async (t) => {
+  const { app } = await build(t, { REDIS_CLUSTER_NODES: cluster.seedNodes, VIEW_LIMIT_PER_IP: '0' })
+  const next = '2026-03-02'
+  await app.store.recordBatch(batchOf('returning', 1, [person('henry')]), 1)
+  const later = { ...person('henry'), visit: { ...person('henry').visit, time: TIME + 86_400_000 } }
+  const recorded = await app.store.recordBatch({ writerId: 'returning', seq: 2, groups: [{ page: 'index', day: next, views: [later, later] }] }, 2)
+  t.same(recorded.groups?.[0]?.outcomes, ['counted', 'duplicate'])
+  t.equal(await client.hget(keys.dayTable('index', next.slice(0, 7)), next.slice(8)), '2 1 0 1 0 0', 'the next day: 2 views, 1 unique, 0 new, 1 returning')
+  await flushMasters()
+})
+
+t.test('a stage waits for its shards\' replicas: until they hold it, nothing is counted and the views stay in the spool', async (t) => {
+  // Two replicas asked for, one there: no stage is ever held by enough of them.
+  const { app } = await build(t, { REDIS_CLUSTER_NODES: cluster.seedNodes, REDIS_WAIT_REPLICAS: '2', REDIS_WAIT_TIMEOUT_MS: '20' })
+  const page = await app.inject({ url: '/', headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' } })
+  t.equal(page.statusCode, 200, 'the page is served')
+  t.equal(page.headers['thead-view'], 'pending', 'without its numbers')
+  t.ok(app.viewRecorder.depth > 0, 'the view stays in the spool')
+  t.equal(await client.get(keys.viewsAllTime('index')), null, 'and nothing is counted until the limits it was checked against are on the replicas')
+  t.match((await app.inject({ url: '/healthz' })).json(), { status: 'degraded', redis: { replicas: 1, waitReplicas: 2 } })
+  await flushMasters()
+})
+
+t.test('a call applied long before answers no decisions: its views keep the ones they had', async (t) => {
+  const batch = batchOf('old', 1, [person('ivy')])
+  const decisions = [[{ code: 'h', returning: false }]]
+  const calls = stageCalls('visitors', batch, decisions, SETTINGS)
+  t.same(decided(decisions, calls, [[{ views: -1, uniques: -1, decisions: null }]]), decisions)
+  t.same(countsOf([[undefined]], [], []), [{ views: -1, uniques: -1, outcomes: null }], 'and a view never decided has no outcome')
 })
