@@ -18,7 +18,7 @@ export type Stage = 'limits' | 'visitors' | 'counts'
 
 export const STAGES: Stage[] = ['limits', 'visitors', 'counts']
 
-/** One call of a stage, and where its views sit in the batch: places[group][view] = [batch group, batch view]. */
+/** One call of a stage, and where its views sit in the batch: per group of the call, the batch's group and the batch's index of each of its views. */
 export interface PartCall {
   keys: string[]
   args: string[]
