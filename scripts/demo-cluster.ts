@@ -11,10 +11,10 @@
  * killed outright (its children run under `setpriv --pdeathsig`). Needs redis-server and redis-cli.
  * Env: DEMO_VISITORS (default 200), DEMO_LOADS_PER_SECOND (default 100).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdirSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -22,10 +22,8 @@ import { promisify } from 'node:util'
 import { Cluster, Redis } from 'ioredis'
 import type { Health } from '../routes/healthz.js'
 import { dayIn } from '../src/calendar.js'
-import { projectRoot } from '../src/config.js'
-import { tiedToThisProcess } from '../src/redis-process.js'
 import { startCluster, type LocalCluster, type NodeView } from './lib/cluster.js'
-import { runDemo } from './lib/demo.js'
+import { runDemo, startDemoApp, type DemoApp } from './lib/demo.js'
 import { distinctFreePorts } from './lib/ports.js'
 import { waitFor } from './lib/wait.js'
 
@@ -52,7 +50,7 @@ const elapsed = (at = Date.now()): string => `+${((at - startedAt) / 1000).toFix
 const say = (text: string, at?: number): void => { console.log(`${elapsed(at)}  ${text}`) }
 const seconds = (from: number, to: number | undefined): string => to === undefined ? 'not seen' : `${((to - from) / 1000).toFixed(1)} s`
 
-interface App { name: string, port: number, dir: string, child?: ChildProcess }
+type App = DemoApp
 let cluster: LocalCluster | undefined
 let apps: App[] = []
 let traffic: Traffic | undefined
@@ -184,30 +182,13 @@ class CounterWatch {
 
 /** Starts an instance from src/server.ts with its own journal, and resolves once it answers /healthz. */
 async function startApp (app: App, seedNodes: string): Promise<void> {
-  mkdirSync(app.dir, { recursive: true })
-  const log = openSync(join(app.dir, 'app.log'), 'a')
-  const [command, args] = tiedToThisProcess(process.execPath, ['--import', 'tsx', join(projectRoot, 'src', 'server.ts')])
-  const child = spawn(command, args, {
-    cwd: projectRoot,
-    stdio: ['ignore', log, log],
-    env: {
-      ...process.env,
-      PORT: String(app.port),
-      HOST: '127.0.0.1',
-      REDIS_CLUSTER_NODES: seedNodes,
-      EMBEDDED_REDIS: 'off',
-      COOKIE_SECRET,
-      // The load generator says who the visitor is in X-Forwarded-For, as a load balancer would.
-      TRUST_PROXY: '127.0.0.1',
-      VIEW_LIMIT_PER_IP: String(LIMIT),
-      SPOOL_JOURNAL: join(app.dir, 'spool.journal'),
-      TIME_ZONE
-    }
-  })
-  app.child = child
-  await waitFor(`${app.name} to answer /healthz with 200`, async () => {
-    if (child.exitCode !== null) throw new Error(`${app.name} exited with code ${child.exitCode}; see ${join(app.dir, 'app.log')}`)
-    return await fetch(`http://127.0.0.1:${app.port}/healthz`).then((response) => response.ok, () => false)
+  await startDemoApp(app, {
+    REDIS_CLUSTER_NODES: seedNodes,
+    COOKIE_SECRET,
+    // The load generator says who the visitor is in X-Forwarded-For, as a load balancer would.
+    TRUST_PROXY: '127.0.0.1',
+    VIEW_LIMIT_PER_IP: String(LIMIT),
+    TIME_ZONE
   })
 }
 

@@ -9,19 +9,17 @@
  * Linux even if the demo is killed outright (its children run under `setpriv --pdeathsig`).
  * Env: DEMO_VISITORS (default 200), DEMO_LOADS_PER_SECOND (default 100).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdirSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { dayIn } from '../src/calendar.js'
-import { projectRoot } from '../src/config.js'
-import { startRedisProcess, tiedToThisProcess, type RedisProcess } from '../src/redis-process.js'
+import { startRedisProcess, type RedisProcess } from '../src/redis-process.js'
 import { SERVED_BY, startHaproxy, type LoadBalancer } from './lib/haproxy.js'
-import { runDemo } from './lib/demo.js'
+import { runDemo, startDemoApp, type DemoApp } from './lib/demo.js'
 import { distinctFreePorts } from './lib/ports.js'
 import { waitFor } from './lib/wait.js'
 
@@ -38,7 +36,7 @@ const COOKIE_SECRET = randomBytes(32).toString('base64url')
 const startedAt = Date.now()
 const say = (text: string): void => { console.log(`+${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)} s  ${text}`) }
 
-interface App { name: string, port: number, dir: string, child?: ChildProcess }
+type App = DemoApp
 let redis: RedisProcess | undefined
 let client: Redis | undefined
 let apps: App[] = []
@@ -94,30 +92,7 @@ class Traffic {
 
 /** Starts an instance from src/server.ts with its own journal, and resolves once it answers /healthz. */
 async function startApp (app: App, redisPort: number): Promise<void> {
-  mkdirSync(app.dir, { recursive: true })
-  const log = openSync(join(app.dir, 'app.log'), 'a')
-  const [command, args] = tiedToThisProcess(process.execPath, ['--import', 'tsx', join(projectRoot, 'src', 'server.ts')])
-  const child = spawn(command, args, {
-    cwd: projectRoot,
-    stdio: ['ignore', log, log],
-    env: {
-      ...process.env,
-      PORT: String(app.port),
-      HOST: '127.0.0.1',
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-      EMBEDDED_REDIS: 'off',
-      COOKIE_SECRET,
-      TRUST_PROXY: '127.0.0.1',
-      VIEW_LIMIT_PER_IP: String(LIMIT),
-      SPOOL_JOURNAL: join(app.dir, 'spool.journal'),
-      TIME_ZONE
-    }
-  })
-  app.child = child
-  await waitFor(`${app.name} to answer /healthz with 200`, async () => {
-    if (child.exitCode !== null) throw new Error(`${app.name} exited with code ${child.exitCode}; see ${join(app.dir, 'app.log')}`)
-    return await fetch(`http://127.0.0.1:${app.port}/healthz`).then((response) => response.ok, () => false)
-  })
+  await startDemoApp(app, { REDIS_URL: `redis://127.0.0.1:${redisPort}`, COOKIE_SECRET, TRUST_PROXY: '127.0.0.1', VIEW_LIMIT_PER_IP: String(LIMIT), TIME_ZONE })
 }
 
 /** What the restarted instance's journal held, from its log: the views it writes first. */

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { measureKeyFamilies, type KeyFamily } from './key-families.js'
+import { bytesPerPageDay } from './redis-memory.js'
 
 /** What one Redis (a cluster's master, or one Redis alone) holds, split as redis-memory.ts splits it. */
 export interface NodeBytes {
@@ -14,9 +15,6 @@ export interface NodeBytes {
   perKeyOverhead: number
   usedMemoryBytes: number
 }
-
-/** UTC hours in a day: an hour's keys are counted 24 times a day. */
-const HOURS_A_DAY = 24
 
 /**
  * A family's pattern with hash tags taken out, so a cluster's sixteen shards of the log or of the
@@ -35,16 +33,6 @@ function merged (families: KeyFamily[]): KeyFamily[] {
     byPattern.set(pattern, { ...so, keys: so.keys + family.keys, elements: so.elements + family.elements, bytes: so.bytes + family.bytes })
   }
   return [...byPattern.values()]
-}
-
-/** A page family's bytes per page-day, by redis-memory.ts's rule: a day's key whole, a rollup of n days an n-th, an hour's key 24 times. */
-function bytesPerPageDay (family: KeyFamily): number {
-  const perKey = family.bytes / family.keys
-  const rollup = /:(\d+)d$/.exec(family.pattern)
-  if (rollup !== null) return perKey / Number(rollup[1])
-  if (family.pattern.includes('<day>:<n>')) return perKey * HOURS_A_DAY
-  if (family.pattern.includes('<day>') || family.pattern.includes('<month>')) return perKey
-  return 0
 }
 
 /**

@@ -41,7 +41,8 @@ export async function measureRedisBytes (redis: Redis, page: string, usedMemoryB
   const perKeyOverhead = Math.max(0, (usedMemoryBytes - usedMemoryBefore - allBytes) / allKeys)
   const log = families.find((family) => family.pattern === keys.visitLog(0, 1))
   const summaries = families.find((family) => family.pattern === keyPattern(keys.visitor('<id>')))
-  const pageDay = families.filter((family) => family.pattern.startsWith(`page:${page}:`))
+  // The seed's counters are named after the page; its other keys carry it as hash tag.
+  const pageDay = families.filter((family) => family.pattern.startsWith(`page:${page}:`) || family.pattern.startsWith(`page:{${page}}:`))
     .map((family) => ({ pattern: family.pattern, bytes: bytesPerPageDay(family) }))
     .filter((family) => family.bytes > 0)
   return {
@@ -64,7 +65,7 @@ export async function measureRedisBytes (redis: Redis, page: string, usedMemoryB
  * month's day table (one field a day) as measured, an upper bound. The all-time counter is
  * the page's, not a day's: none.
  */
-function bytesPerPageDay (family: KeyFamily): number {
+export function bytesPerPageDay (family: KeyFamily): number {
   const perKey = family.bytes / family.keys
   const rollup = /:(\d+)d$/.exec(family.pattern)
   if (rollup !== null) return perKey / Number(rollup[1])
