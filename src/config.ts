@@ -3,11 +3,13 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import proxyAddr from '@fastify/proxy-addr'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
-import { memoize } from './memo.js'
-import { loadPages, originIn, type PageConfig } from './pages.js'
+import { isTimeZone, parseHostPort, parseOrigins, parseTrustProxy, type TrustProxy } from './config-values.js'
+import { ConfigError } from './errors.js'
+import { loadPages, type PageConfig } from './pages.js'
+
+export { ConfigError }
 
 /** The visitor log's length cap by default (VISIT_LOG_MAX_ENTRIES), on top of its trimming by age. */
 export const DEFAULT_VISIT_LOG_MAX_ENTRIES = 1_000_000
@@ -61,8 +63,7 @@ type Env = Static<typeof EnvSchema>
 export interface Config {
   port: number
   host: string
-  /** Fastify's trustProxy: whom to believe about the client's address and protocol. */
-  trustProxy: boolean | ((address: string, hop: number) => boolean)
+  trustProxy: TrustProxy
   logLevel: string
   redis: RedisConfig
   embeddedRedis: 'auto' | 'off'
@@ -100,20 +101,20 @@ export interface Config {
   workerSlot: number
 }
 
-export type RedisConfig = {
-  username?: string
-  password?: string
-  /** TLS to Redis (and to the sentinels): on for rediss:// URLs and with REDIS_TLS. */
-  tls?: { ca?: string }
-  waitReplicas: number
-  waitTimeoutMs: number
-} & (
+/** Where Redis is, and how many replicas must hold a view before it leaves the spool. */
+type RedisMode = { waitReplicas: number } & (
   | { mode: 'standalone', url: string }
   | { mode: 'sentinel', sentinels: Array<{ host: string, port: number }>, masterName: string, sentinelPassword?: string }
   | { mode: 'cluster', nodes: Array<{ host: string, port: number }> }
 )
 
-export class ConfigError extends Error {}
+export type RedisConfig = {
+  username?: string
+  password?: string
+  /** TLS to Redis (and to the sentinels): on for rediss:// URLs and with REDIS_TLS. */
+  tls?: { ca?: string }
+  waitTimeoutMs: number
+} & RedisMode
 
 /** Reads and validates the configuration; throws a ConfigError whose message is one line. */
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
@@ -153,22 +154,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     tls,
     waitTimeoutMs: parsed.REDIS_WAIT_TIMEOUT_MS
   }
-  if (parsed.REDIS_SENTINELS !== undefined && parsed.REDIS_CLUSTER_NODES !== undefined) throw new ConfigError('invalid configuration: set REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both')
-  const redis: RedisConfig = parsed.REDIS_SENTINELS !== undefined
-    ? {
-        ...common,
-        mode: 'sentinel',
-        sentinels: parsed.REDIS_SENTINELS.split(',').map(parseHostPort),
-        masterName: parsed.REDIS_MASTER_NAME,
-        sentinelPassword: parsed.REDIS_SENTINEL_PASSWORD,
-        // A sentinel setup exists to survive losing the master, so by default a view
-        // is only let go once a replica holds it.
-        waitReplicas: parsed.REDIS_WAIT_REPLICAS ?? 1
-      }
-    : parsed.REDIS_CLUSTER_NODES !== undefined
-      // As with Sentinel, a part of a batch is let go once its shard's replica holds it.
-      ? { ...common, mode: 'cluster', nodes: parsed.REDIS_CLUSTER_NODES.split(',').map(parseHostPort), waitReplicas: parsed.REDIS_WAIT_REPLICAS ?? 1 }
-      : { ...common, mode: 'standalone', url: parsed.REDIS_URL, waitReplicas: parsed.REDIS_WAIT_REPLICAS ?? 0 }
+  const redis: RedisConfig = { ...common, ...redisMode(parsed) }
 
   return {
     port: parsed.PORT,
@@ -199,6 +185,25 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
 }
 
+/** One server, a master found through Sentinel, or a cluster. */
+function redisMode (parsed: Env): RedisMode {
+  if (parsed.REDIS_SENTINELS !== undefined && parsed.REDIS_CLUSTER_NODES !== undefined) throw new ConfigError('invalid configuration: set REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both')
+  if (parsed.REDIS_SENTINELS !== undefined) {
+    return {
+      mode: 'sentinel',
+      sentinels: parsed.REDIS_SENTINELS.split(',').map(parseHostPort),
+      masterName: parsed.REDIS_MASTER_NAME,
+      sentinelPassword: parsed.REDIS_SENTINEL_PASSWORD,
+      // A sentinel setup exists to survive losing the master, so by default a view
+      // is only let go once a replica holds it.
+      waitReplicas: parsed.REDIS_WAIT_REPLICAS ?? 1
+    }
+  }
+  // As with Sentinel, a part of a batch is let go once its shard's replica holds it.
+  if (parsed.REDIS_CLUSTER_NODES !== undefined) return { mode: 'cluster', nodes: parsed.REDIS_CLUSTER_NODES.split(',').map(parseHostPort), waitReplicas: parsed.REDIS_WAIT_REPLICAS ?? 1 }
+  return { mode: 'standalone', url: parsed.REDIS_URL, waitReplicas: parsed.REDIS_WAIT_REPLICAS ?? 0 }
+}
+
 /** An error of env-schema's validator (ajv), for one variable. */
 interface SchemaError {
   instancePath: string
@@ -220,44 +225,6 @@ function isDirectory (path: string): boolean {
   return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true
 }
 
-function parseTrustProxy (value: string): Config['trustProxy'] {
-  if (value === 'true' || value === 'false') return value === 'true'
-  if (/^\d+$/.test(value)) {
-    // A hop count: believe that many proxies in front of us, as Fastify's numeric trustProxy does.
-    const hops = Number(value)
-    return (_address, hop) => hop < hops
-  }
-  let isProxy: (address: string, hop: number) => boolean
-  try {
-    isProxy = proxyAddr.compile(value.split(','))
-  } catch (error) {
-    throw new ConfigError(`invalid configuration: TRUST_PROXY: ${(error as Error).message}`)
-  }
-  // Given the list, Fastify would parse every address of every request again; a few proxies
-  // and clients make most requests, so the answers are remembered.
-  return memoize((address) => isProxy(address, 0), { capacity: 10_000, maxKeyLength: 64 })
-}
 
-/** Comma-separated origins (`https://example.com`), as the origin of a URL reads them. */
-function parseOrigins (value: string): string[] {
-  return value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '').map((entry) => {
-    // An origin is all a referrer is compared by.
-    const origin = originIn(entry)
-    if (origin === undefined) throw new ConfigError(`invalid configuration: SELF_ORIGINS: ${JSON.stringify(entry)} is not an origin such as https://example.com`)
-    return origin
-  })
-}
 
-function parseHostPort (entry: string): { host: string, port: number } {
-  const separator = entry.lastIndexOf(':')
-  return { host: entry.slice(0, separator), port: Number(entry.slice(separator + 1)) }
-}
 
-function isTimeZone (name: string): boolean {
-  try {
-    Intl.DateTimeFormat('en-US', { timeZone: name })
-    return true
-  } catch {
-    return false
-  }
-}

@@ -12,3 +12,6 @@ export class RedisUnavailableError extends Error {
     super('Statistics are unavailable while Redis is unreachable; try again shortly', { cause })
   }
 }
+
+/** A setting that can't be taken: its message is the one line the service stops with. */
+export class ConfigError extends Error {}

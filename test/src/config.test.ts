@@ -219,7 +219,7 @@ t.test('relative paths are the project\'s, whatever the working directory', asyn
 t.test('the project root is the project\'s even when it is checked out under a directory named dist', async (t) => {
   const root = join(mkdtempSync(join(tmpdir(), 'thead-')), 'dist', 'thead')
   t.teardown(() => rmSync(dirname(dirname(root)), { recursive: true, force: true }))
-  for (const file of ['package.json', 'src/config.ts', 'src/memo.ts', 'src/pages.ts']) {
+  for (const file of ['package.json', 'src/config.ts', 'src/config-values.ts', 'src/errors.ts', 'src/memo.ts', 'src/pages.ts']) {
     mkdirSync(dirname(join(root, file)), { recursive: true })
     copyFileSync(join(projectRoot, file), join(root, file))
   }
