@@ -54,7 +54,9 @@ export function stageCalls (stage: Stage, batch: ViewBatch, decisions: Decisions
       const key = stage === 'limits' ? limiterKey(view, settings.viewLimitPerIp) : decisionOf(decisions, g, v)?.code === 'l' ? '' : summaryKey(view)
       if (key === '') return
       const tag = hashTagOf(key)
-      viewsByTag.set(tag, [...viewsByTag.get(tag) ?? [], v])
+      const views = viewsByTag.get(tag) ?? []
+      viewsByTag.set(tag, views)
+      views.push(v)
     })
     for (const [tag, views] of viewsByTag) add(tag, g, views)
   })
