@@ -106,6 +106,14 @@ export interface LocalCluster {
    * Within 4 × node timeout (4 s at least) of the replica's own last election, it waits that out first.
    */
   failover: (replicaPort: number) => Promise<void>
+  /** The port of the master that serves `slot` now, as a live node sees it. */
+  masterOf: (slot: number) => Promise<number>
+  /**
+   * Moves one slot to the master at `toPort` as `redis-cli --cluster reshard` does, a key at a
+   * time with `pauseMs` between keys, so that clients meet the slot half moved (ASK, TRYAGAIN);
+   * resolves once the cluster has settled with the slot on its new master.
+   */
+  moveSlot: (slot: number, toPort: number, pauseMs?: number) => Promise<void>
   /** Resolves once every live node says cluster_state:ok, all agree on the nodes, roles and slots, and every replica's link is up. */
   settled: () => Promise<NodeView[]>
   /** Stops every node it started; safe to call again. */
@@ -203,6 +211,23 @@ export async function startCluster ({ dir, masters = 3, replicasPerMaster = 1, p
       await ask(replicaPort, 'CLUSTER', 'FAILOVER')
       await waitFor(`port ${replicaPort} to become master`, async () => (await settledView() || []).find((seen) => seen.port === replicaPort)?.role === 'master', timeoutMs)
     },
+    masterOf: async (slot) => (await view()).find((seen) => seen.role === 'master' && !seen.failed && seen.slots.some((range) => holds(range, slot)))?.port as number,
+    moveSlot: async (slot, toPort, pauseMs = 0) => {
+      const from = await cluster.masterOf(slot)
+      const [fromId, toId] = await Promise.all([from, toPort].map(async (port) => String(await ask(port, 'CLUSTER', 'MYID')))) as [string, string]
+      await ask(toPort, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', fromId)
+      await ask(from, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', toId)
+      const nextKey = async (): Promise<string | undefined> => (await ask(from, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '1') as string[])[0]
+      for (let key = await nextKey(); key !== undefined; key = await nextKey()) {
+        await ask(from, 'MIGRATE', HOST, String(toPort), '', '0', '5000', 'KEYS', key)
+        await sleep(pauseMs)
+      }
+      // The new owner first, then the old, then the rest: Redis's own order, in which no two nodes send a client back and forth.
+      for (const port of [toPort, from, ...(await cluster.masters()).filter((port) => port !== toPort && port !== from)]) {
+        await ask(port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', toId)
+      }
+      await settled()
+    },
     settled,
     stop: async () => {
       stopping ??= Promise.all(nodes.map(async (each) => { await each.stop('SIGTERM') })).then(() => { process.off('exit', killAll) })
@@ -242,6 +267,12 @@ async function viewOf (port: number): Promise<NodeView[]> {
       failed: flagList.includes('fail') || flagList.includes('fail?')
     }
   }).sort((a, b) => a.port - b.port)
+}
+
+/** Whether a range of CLUSTER NODES ("0-5460", or a lone "42") holds `slot`. */
+function holds (range: string, slot: number): boolean {
+  const [first, last] = range.split('-').map(Number) as [number, number | undefined]
+  return first <= slot && slot <= (last ?? first)
 }
 
 function thrown (message: string): never { throw new Error(message) }
