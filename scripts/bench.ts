@@ -123,7 +123,7 @@ async function main (): Promise<void> {
   const cpu = PARTS.has('cpu') || PARTS.has('sentinel') ? await measureCpuPart(context, { sentinel: PARTS.has('sentinel') }) : null
   const workers = PARTS.has('workers') ? await measureWorkersPart(context) : null
   const additions = PARTS.has('additions') ? await measureAdditionsPart(context, ADDITIONS_VIEWS) : null
-  const cluster = PARTS.has('cluster') ? await measureClusterPart(context) : null
+  const cluster = PARTS.has('cluster') ? await measureClusterPart(context, { statsVisitorsPerDay: STATS_VISITORS_PER_DAY }) : null
   await cleanUp()
   report(cases, cpu, workers, additions, cores !== null, cluster)
 }

@@ -12,6 +12,7 @@ import { differenceLines, profileClock, summariseProfile } from './cpu-profile.j
 import { drive, driveViews } from './load.js'
 import { pinProcess, processTree, type ServerProcess } from './processes.js'
 import { startService } from './service-processes.js'
+import { measureRangeReads, type StatsRangeResult } from './stats-range.js'
 import { serviceEnv, startSizingRedis, stopSizingRedis, usedMemory, type SizingContext, type SizingRedis } from './sizing-context.js'
 import { newVisitorTraffic } from './traffic.js'
 
@@ -44,6 +45,8 @@ export interface ClusterPart {
   throughputPasses: Array<Omit<CountedPass, 'commands' | 'commandsViews'> & { round: number, id: ThroughputId }>
   memory: { standalone: NodeBytes, masters: NodeBytes[], replicas: Array<{ name: string, usedMemoryBytes: number }> }
   uncounted: { standalone: UncountedViews, cluster: UncountedViews }
+  /** GET /stats over 366 days, one request at a time, on each setup's one-worker service. */
+  statsRange: { standalone: StatsRangeResult, cluster: StatsRangeResult }
   /** Where the cluster service's CPU per view goes beyond standalone's, when it misses its target. */
   profile: string[] | null
 }
@@ -53,7 +56,7 @@ export interface ClusterPart {
  * starts it) against the service on one Redis run as in production, in one run: CPU per
  * counted view of every process, round trips, req/s with WORKERS=1 and 2, and bytes per shard.
  */
-export async function measureClusterPart (context: SizingContext): Promise<ClusterPart> {
+export async function measureClusterPart (context: SizingContext, { statsVisitorsPerDay }: { statsVisitorsPerDay: number }): Promise<ClusterPart> {
   const { cores } = context
   const allCores = `0-${availableParallelism() - 1}`
   const clusterDir = join(context.workDir, 'cluster')
@@ -146,6 +149,19 @@ export async function measureClusterPart (context: SizingContext): Promise<Clust
       standalone: await countingChecks(redis.client),
       cluster: uncountedOnMasters.reduce((sum, each) => ({ bots: sum.bots + each.bots, limited: sum.limited + each.limited }), { bots: 0, limited: 0 })
     }
+    // A year of a page the passes left alone, loaded into each after their bytes were counted, and read whole as a dashboard does.
+    const reading = {
+      standalone: await startService('thead-standalone-stats', serviceEnv(context, 'thead-standalone-stats', { REDIS_URL: redis.url }), { workers: 1 }),
+      cluster: await startService('thead-cluster-stats', serviceEnv(context, 'thead-cluster-stats', clusterEnv), { workers: 1 })
+    }
+    servers.push(reading.standalone, reading.cluster)
+    const rangeOptions = { page: 'promo', seconds: context.seconds, warmupSeconds: context.warmupSeconds, visitorsPerDay: statsVisitorsPerDay, retentionDays: context.retentionDays }
+    const statsRange = {
+      standalone: await measureRangeReads(reading.standalone.origin, redis.client, [{ client: redis.client, pid: redis.pid }], reading.standalone.pid, rangeOptions),
+      cluster: await measureRangeReads(reading.cluster.origin, reader, masters, reading.cluster.pid, rangeOptions)
+    }
+    console.log(`GET /stats over 366 days: p99 ${statsRange.cluster.p99Ms.toFixed(2)} ms in a cluster, ${statsRange.standalone.p99Ms.toFixed(2)} ms on one Redis`)
+    await Promise.all(servers.splice(0).map(async (server) => { await server.stop() }))
     if (cores !== null) for (const pid of redisPids) pinProcess(pid, cores.rest)
     const profile = cpu.cluster.serviceMicros > CLUSTER_SERVICE_TARGET * cpu.standalone.serviceMicros
       ? await profileAgainstStandalone(context, { cluster: clusterEnv, standalone: { REDIS_URL: redis.url } }, traffic)
@@ -164,6 +180,7 @@ export async function measureClusterPart (context: SizingContext): Promise<Clust
       throughputPasses: throughputPasses.map(withoutStats),
       memory,
       uncounted,
+      statsRange,
       profile
     }
   } finally {

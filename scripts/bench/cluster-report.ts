@@ -4,6 +4,7 @@ import { CLUSTER_SERVICE_TARGET, ROUND_TRIPS_TARGET, type ClusterPart } from './
 import { redisMicrosOf, type CountedPass } from './cluster-pass.js'
 import { formatRedisTime, redisTimeOfAView } from './redis-profile.js'
 import type { Target } from './sizing-report.js'
+import { STATS_P99_TARGET_MS, type StatsRangeResult } from './stats-range.js'
 
 const fixed = (value: number, digits = 1): string => value.toFixed(digits)
 const megabytes = (bytes: number): string => bytes >= 1e9 ? `${fixed(bytes / 1e9)} GB` : `${fixed(bytes / 1e6, 0)} MB`
@@ -77,6 +78,11 @@ function standaloneDataBytes (node: NodeBytes, viewsPerDay: number, retentionDay
   return viewsPerDay * retentionDays * node.perVisitor + Math.min(viewsPerDay * retentionDays, DEFAULT_VISIT_LOG_MAX_ENTRIES) * node.perView + retentionDays * node.perPageDay
 }
 
+function statsRangeTable ({ statsRange }: ClusterPart): string {
+  const row = (setup: string, range: StatsRangeResult): string[] => [setup, fixed(range.p50Ms, 2), fixed(range.p99Ms, 2), String(Math.round(range.requestsPerSecond)), fixed(range.roundTripsPerRequest, 2), fixed(range.redisMicrosPerRequest), fixed(range.serverMicrosPerRequest)]
+  return table(['setup', 'p50 ms', `p99 ms (target < ${STATS_P99_TARGET_MS})`, 'req/s', 'round trips/request', 'Redis µs/request', 'service µs/request'], [row('one Redis', statsRange.standalone), row('cluster', statsRange.cluster)])
+}
+
 /** The cluster targets, with by how much and where the time goes when missed. */
 export function clusterTargets (part: ClusterPart): Target[] {
   const { standalone, cluster } = part.cpu
@@ -129,6 +135,9 @@ export function formatClusterPart (part: ClusterPart, { rounds, seconds, retenti
     '',
     `views per second per service core: ${Math.round(1e6 / cluster.serviceMicros)} in a cluster, ${Math.round(1e6 / standalone.serviceMicros)} standalone`,
     `views per second per Redis core: ${Math.round(1e6 / mastersMicros)} over the masters' CPU (the busiest master, ${fixed(busiest)} µs a view, saturates at ${Math.round(1e6 / busiest)}), ${Math.round(1e6 / redisMicrosOf(cluster, 'replica'))} over the replicas'; standalone ${Math.round(1e6 / redisMicrosOf(standalone, 'redis'))}`,
+    '',
+    `GET /stats over 366 days, one request at a time (a year of ${part.statsRange.cluster.visitorsPerDay} visitors a day loaded into a page of each, its answer checked; round trips are the Redis nodes' socket reads, the masters summed):`,
+    statsRangeTable(part),
     '',
     'where Redis\'s time goes, the masters summed:',
     ...formatRedisTime(redisTimeOfAView(cluster.commands, cluster.commandsViews, mastersMicros)),

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { addDays, today } from '../../src/calendar.js'
 import type { RangeStats } from '../../src/schemas.js'
 import { drive, quantile } from './load.js'
-import { costOfReading, countersBetween, readRedisCounters } from './redis-counters.js'
+import { costOfReading, countersBetween, readRedisCounters, type RedisCounters } from './redis-counters.js'
 import { cpuSeconds } from './processes.js'
 import { checkAgainstRecordScript, loadYearOfData, type LoadedNumbers } from './year-of-data.js'
 
@@ -29,16 +29,28 @@ export interface StatsRangeResult {
 /** How far a range's uniques may be from the true count: HyperLogLog's standard error is 0.81 %. */
 const UNIQUES_TOLERANCE = 0.03
 
+/** What a range read is measured with. */
+export interface RangeReadOptions { page: string, seconds: number, warmupSeconds: number, visitorsPerDay: number, retentionDays: number }
+
 /**
- * Loads a year of `page`'s numbers and reads all 366 days of it through GET /stats for
- * `seconds`, one request at a time, as a dashboard does. Before that, checks that the loader
- * writes what record-views.lua writes, and that GET /stats answers the numbers loaded.
+ * Checks that the loader writes what record-views.lua writes, then measures the range read on
+ * one Redis (see measureRangeReads).
  */
-export async function measureStatsRange (origin: string, redis: Redis, pids: { server: number, redis: number }, { page, seconds, warmupSeconds, visitorsPerDay, retentionDays }: { page: string, seconds: number, warmupSeconds: number, visitorsPerDay: number, retentionDays: number }): Promise<StatsRangeResult> {
+export async function measureStatsRange (origin: string, redis: Redis, pids: { server: number, redis: number }, options: RangeReadOptions): Promise<StatsRangeResult> {
+  await checkAgainstRecordScript(redis, today(Intl.DateTimeFormat().resolvedOptions().timeZone), { retentionDays: options.retentionDays })
+  return await measureRangeReads(origin, redis, [{ client: redis, pid: pids.redis }], pids.server, options)
+}
+
+/**
+ * Loads a year of `page`'s numbers through `loader` (one Redis, or a cluster's client) and reads
+ * all 366 days of it through GET /stats for `seconds`, one request at a time, as a dashboard
+ * does, after checking that GET /stats answers the numbers loaded. Round trips and Redis CPU are
+ * summed over `nodes`: the one Redis, or a cluster's masters.
+ */
+export async function measureRangeReads (origin: string, loader: Redis | Cluster, nodes: Array<{ client: Redis, pid: number }>, serverPid: number, { page, seconds, warmupSeconds, visitorsPerDay, retentionDays }: RangeReadOptions): Promise<StatsRangeResult> {
   const to = today(Intl.DateTimeFormat().resolvedOptions().timeZone)
   const from = addDays(to, -365)
-  await checkAgainstRecordScript(redis, to, { retentionDays })
-  const loaded = await loadYearOfData(redis, page, to, { visitorsPerDay, retentionDays })
+  const loaded = await loadYearOfData(loader, page, to, { visitorsPerDay, retentionDays })
   const request = { method: 'GET' as const, path: `/stats?page=${page}&from=${from}&to=${to}` }
   const answer = await fetch(`${origin}${request.path}`).then(async (response) => response.ok ? await response.json() as RangeStats : await Promise.reject(new Error(`GET ${request.path} answered ${response.status}: ${await response.text()}`)))
   checkAnswer(answer, loaded)
@@ -46,10 +58,12 @@ export async function measureStatsRange (origin: string, redis: Redis, pids: { s
   // are slower: measured once, p99 through HTTP was 3.6-5 ms for 5 s and 1.4-1.8 ms after,
   // and the read script alone, straight to Redis, had a p99 of 2.6 ms at first and 0.55 ms after a second.
   await drive(origin, [[request]], warmupSeconds)
-  const readingCost = await costOfReading(redis)
-  const before = { counters: await readRedisCounters(redis), server: cpuSeconds(pids.server), redis: cpuSeconds(pids.redis) }
+  const readingCost = await Promise.all(nodes.map(async ({ client }) => await costOfReading(client)))
+  const redisSeconds = (): number => nodes.reduce((sum, { pid }) => sum + cpuSeconds(pid), 0)
+  const before = { counters: await Promise.all(nodes.map(async ({ client }) => await readRedisCounters(client))), server: cpuSeconds(serverPid), redis: redisSeconds() }
   const load = await drive(origin, [[request]], seconds)
-  const counters = countersBetween(readingCost, countersBetween(before.counters, await readRedisCounters(redis)))
+  const after = await Promise.all(nodes.map(async ({ client }) => await readRedisCounters(client)))
+  const reads = nodes.reduce((sum, _, index) => sum + countersBetween(readingCost[index] as RedisCounters, countersBetween(before.counters[index] as RedisCounters, after[index] as RedisCounters)).reads, 0)
   if (load.failures > 0 || load.views === 0) throw new Error(`GET ${request.path} failed ${load.failures} times in ${load.views + load.failures}`)
   return {
     page,
@@ -58,9 +72,9 @@ export async function measureStatsRange (origin: string, redis: Redis, pids: { s
     requestsPerSecond: load.views / load.seconds,
     p50Ms: quantile(load.latenciesMs, 0.5),
     p99Ms: quantile(load.latenciesMs, 0.99),
-    roundTripsPerRequest: counters.reads / load.views,
-    redisMicrosPerRequest: 1e6 * (cpuSeconds(pids.redis) - before.redis) / load.views,
-    serverMicrosPerRequest: 1e6 * (cpuSeconds(pids.server) - before.server) / load.views,
+    roundTripsPerRequest: reads / load.views,
+    redisMicrosPerRequest: 1e6 * (redisSeconds() - before.redis) / load.views,
+    serverMicrosPerRequest: 1e6 * (cpuSeconds(serverPid) - before.server) / load.views,
     visitors: loaded.visitors,
     uniquesRead: answer.uniques
   }
