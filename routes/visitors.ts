@@ -71,7 +71,13 @@ const visitorRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (format !== 'json') {
       const lines = await visitExport(store, request.log, { start, end }, format)
       const { type, extension } = EXPORTS[format]
-      return await reply.type(type).header('content-disposition', `attachment; filename="thead-visitors-${day}.${extension}"`).send(lines)
+      reply.type(type).header('content-disposition', `attachment; filename="thead-visitors-${day}.${extension}"`)
+      // Fastify would read a HEAD's stream to its end and drop it: the first chunk has told the status.
+      if (request.method === 'HEAD') {
+        lines.destroy()
+        return await reply.send()
+      }
+      return await reply.send(lines)
     }
     const page = await store.listVisits({ start, end, before: request.query.before, limit: Number(request.query.limit) })
     return { day, ...page }

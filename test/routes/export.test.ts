@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import t from 'tap'
 import { dayIn } from '../../src/calendar.js'
@@ -195,4 +196,34 @@ t.test('the OpenAPI document offers each format with its content type', async (t
   t.same(formatOf(visitors)?.schema.enum, ['json', 'csv', 'ndjson'])
   t.same(Object.keys(visitors.responses['200'].content), ['application/json', 'text/csv', 'application/x-ndjson'])
   t.ok(visitors.responses['200'].content['application/json'].schema.properties.visits, 'the JSON answer keeps its schema')
+})
+
+t.test('a HEAD of an export answers the GET\'s status and headers, and reads no more of the day than its first chunk', async (t) => {
+  const redis = await startTestRedis(t)
+  const { app } = await build(t, { REDIS_URL: redis.url, STATS_TOKEN: TOKEN })
+  const now = Date.now()
+  // Far more than one chunk: a GET reads the day a chunk at a time.
+  const filling = redis.client.pipeline()
+  for (let seq = 0; seq < 3000; seq += 1) filling.xadd(keys.visitLog(0, 1), `${now}-${seq}`, 'time', String(now), 'visitor', 'visitor-000000000000000', 'page', 'index', 'returning', '0', 'ip', '203.0.113.0', 'userAgent', 'Firefox', 'referrer', '')
+  await filling.exec()
+  const reads = async (): Promise<number> => Number(/^cmdstat_xrange:calls=(\d+)/m.exec(await redis.client.info('commandstats'))?.[1] ?? 0)
+
+  const beforeGet = await reads()
+  const get = await app.inject({ url: '/visitors?format=csv', headers: AUTH })
+  const getReads = await reads() - beforeGet
+  t.equal(get.body.split('\r\n').length, 3002, 'the GET has every entry')
+  t.ok(getReads > 1, `the GET reads the day in ${getReads} chunks`)
+
+  const beforeHead = await reads()
+  const head = await app.inject({ method: 'HEAD', url: '/visitors?format=csv', headers: AUTH })
+  t.equal(head.statusCode, 200)
+  t.equal(head.headers['content-type'], CSV_TYPE)
+  t.equal(head.headers['content-disposition'], get.headers['content-disposition'])
+  t.equal(head.body, '', 'no body')
+  // Fastify drains a HEAD's stream after answering: reads of the rest would show by now.
+  await sleep(300)
+  t.equal(await reads() - beforeHead, 1, 'one read: the first chunk, which says whether Redis answers')
+
+  await redis.stop()
+  t.equal((await app.inject({ method: 'HEAD', url: '/visitors?format=csv', headers: AUTH })).statusCode, 503, 'a 503 while Redis is away, as the GET')
 })
