@@ -153,6 +153,11 @@ export interface Topology {
    * `timeoutMs`, rejects with the nodes' last answers and the ends of their logs.
    */
   replicaInSync: (node: TopologyNode, timeoutMs?: number) => Promise<void>
+  /**
+   * Resolves with the master the sentinels name and the other data node once that one
+   * replicates it in sync, whichever of the two is master then; rejects as replicaInSync does.
+   */
+  settled: (timeoutMs?: number) => Promise<{ master: TopologyNode, replica: TopologyNode }>
   /** Kills every process it started. */
   stop: () => Promise<void>
 }
@@ -183,6 +188,27 @@ export async function startTopology ({ dir, ports, downAfterMs, failoverTimeoutM
   }
 
   const nodes = [master, replica, ...sentinels]
+  /**
+   * Resolves with the pair `pair` names (asked again at every try: the sentinels may move the
+   * master meanwhile) once its replica replicates its master in sync.
+   */
+  const inSync = async (pair: () => Promise<{ master: TopologyNode, replica: TopologyNode }>, timeoutMs?: number): Promise<{ master: TopologyNode, replica: TopologyNode }> => {
+    let { master: current, replica: node } = await pair()
+    let roles: unknown[] = []
+    await waitFor(`${node.name} to replicate ${current.name} in sync`, async () => {
+      ({ master: current, replica: node } = await pair())
+      roles = [await ask(current.port, 'ROLE'), await ask(node.port, 'ROLE')]
+      const [masterRole, role] = roles as [[string], [string, string, number, string]]
+      // WAIT answers once the replicas (`node` is the only one) hold every write the master had
+      // when asked. Comparing offsets can race the views written meanwhile: the master's moves on.
+      return masterRole[0] === 'master' && role[0] === 'slave' && role[2] === current.port && role[3] === 'connected' && await ask(current.port, 'WAIT', 1, 1000) === 1
+    }, timeoutMs).catch((error: Error) => {
+      // What the nodes said and logged last, so a failure can be understood after the topology is gone.
+      const tails = [node, current, sentinels[0] as TopologyNode].map((shown) => `${shown.name}'s log ends:\n${lastLines(shown.log, 15)}`)
+      throw new Error(`${error.message}; last ROLE answers (master, replica): ${JSON.stringify(roles)}\n${tails.join('\n')}`)
+    })
+    return { master: current, replica: node }
+  }
   const topology: Topology = {
     masterName: masterName as string,
     sentinelAddresses: sentinels.map((node) => `${HOST}:${node.port}`).join(','),
@@ -193,20 +219,12 @@ export async function startTopology ({ dir, ports, downAfterMs, failoverTimeoutM
       return topology.data.find((node) => node.port === Number(port)) as TopologyNode
     },
     replicaInSync: async (node, timeoutMs) => {
-      const current = await topology.master()
-      let roles: unknown[] = []
-      await waitFor(`${node.name} to replicate ${current.name} in sync`, async () => {
-        roles = [await ask(current.port, 'ROLE'), await ask(node.port, 'ROLE')]
-        const [masterRole, role] = roles as [[string], [string, string, number, string]]
-        // WAIT answers once the replicas (`node` is the only one) hold every write the master had
-        // when asked. Comparing offsets can race the views written meanwhile: the master's moves on.
-        return masterRole[0] === 'master' && role[0] === 'slave' && role[2] === current.port && role[3] === 'connected' && await ask(current.port, 'WAIT', 1, 1000) === 1
-      }, timeoutMs).catch((error: Error) => {
-        // What the nodes said and logged last, so a failure can be understood after the topology is gone.
-        const tails = [node, current, sentinels[0] as TopologyNode].map((shown) => `${shown.name}'s log ends:\n${lastLines(shown.log, 15)}`)
-        throw new Error(`${error.message}; last ROLE answers (master, replica): ${JSON.stringify(roles)}\n${tails.join('\n')}`)
-      })
+      await inSync(async () => ({ master: await topology.master(), replica: node }), timeoutMs)
     },
+    settled: async (timeoutMs) => await inSync(async () => {
+      const current = await topology.master()
+      return { master: current, replica: topology.data.find((node) => node !== current) as TopologyNode }
+    }, timeoutMs),
     // SIGKILL: these nodes hold nothing worth a clean shutdown, and a replica still writing
     // its first AOF after a sync refuses SIGTERM ("Writing initial AOF, can't exit").
     stop: async () => {
