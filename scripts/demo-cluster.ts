@@ -192,14 +192,6 @@ async function startApp (app: App, seedNodes: string): Promise<void> {
   })
 }
 
-/** Whether slot ranges such as "0-5460" hold `slot`. */
-function holds (slots: string[], slot: number): boolean {
-  return slots.some((range) => {
-    const [from, to = from] = range.split('-').map(Number) as [number, number?]
-    return slot >= from && slot <= to
-  })
-}
-
 /** What `redis-cli -c -p <port>` answers, as the seed asks it: -c follows the key to its master. */
 async function redisCli (port: number, ...command: string[]): Promise<string> {
   return (await run('redis-cli', ['-c', '-p', String(port), ...command])).stdout.trim()
@@ -273,7 +265,7 @@ async function main (): Promise<boolean> {
   const daysSeen = new Set([firstDay])
   const dayKey = `page:index:counter:${firstDay}`
   const slot = await cluster.ask(cluster.nodes[0]?.port as number, 'CLUSTER', 'KEYSLOT', dayKey) as number
-  const victim = (layout.find((node) => node.role === 'master' && holds(node.slots, slot)) as NodeView).port
+  const victim = await cluster.masterOf(slot)
   const successor = await cluster.replicaOf(victim) as number
 
   health = new HealthWatch(apps)
