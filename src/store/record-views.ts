@@ -49,7 +49,7 @@ export interface CallScope {
   log?: string
   /** Whether the writer's batches all reach this progress key in order (see the script's OUT_OF_ORDER). */
   strict: boolean
-  /** Whether the call writes `key`, in the given role; a key it doesn't write is sent as the progress key (see the script). */
+  /** Whether the call writes `key`, in the given role; a key it doesn't write is not sent (see the script's `present`). */
   writes: (role: 'group' | 'summary' | 'limit', key: string) => boolean
 }
 
@@ -111,7 +111,6 @@ const OUTCOME_OF_CODE: Record<string, ViewOutcome> = { n: 'counted', d: 'duplica
  */
 export function recordViewsCall ({ seq, groups }: { seq: number, groups: CallGroup[] }, scope: CallScope, { retentionDays, logCap, viewLimitPerIp, now, oldestUnconfirmed }: WriteSettings): { keys: string[], args: string[] } {
   const callKeys = [scope.progress, scope.log ?? scope.progress]
-  const writes = (role: 'group' | 'summary' | 'limit', key: string): string => key !== '' && scope.writes(role, key) ? key : scope.progress
   const args = [JSON.stringify({
     seq,
     oldestUnconfirmed,
@@ -134,8 +133,21 @@ export function recordViewsCall ({ seq, groups }: { seq: number, groups: CallGro
       const [utcDay] = utcDayAndHour(hour)
       groupKeys.push(keys.uniquesInUtcHour(page, hour), keys.viewsByQuarter(page, utcDay), keys.uniquesOnUtcDay(page, utcDay))
     }
-    for (const key of groupKeys) callKeys.push(writes('group', key))
-    for (const view of views) callKeys.push(writes('summary', summaryKey(view)), writes('limit', limiterKey(view, viewLimitPerIp)))
+    // Only the keys the call writes are sent: in a cluster most of a batch's keys are other calls'.
+    let present = ''
+    const carry = (role: 'group' | 'summary' | 'limit', key: string): boolean => {
+      const carried = key !== '' && scope.writes(role, key)
+      if (carried) callKeys.push(key)
+      present += carried ? '1' : '0'
+      return carried
+    }
+    // The page's tagged keys, from uniquesOnDay on, are all carried or none.
+    const [, , pageKeysCarried] = groupKeys.map((key) => carry('group', key))
+    const summarised = views.map((view) => {
+      const carried = carry('summary', summaryKey(view))
+      carry('limit', limiterKey(view, viewLimitPerIp))
+      return carried
+    })
     args.push(JSON.stringify({
       page,
       day,
@@ -144,10 +156,16 @@ export function recordViewsCall ({ seq, groups }: { seq: number, groups: CallGro
       rollupExpireAt: rollups.map((run) => expiryOfRun(run, retentionDays)),
       hourExpireAt: hours.map((hour) => expiryOfUtcDay(utcDayAndHour(hour)[0], retentionDays)),
       // Arrays, not objects: a batch of 500 views encodes and decodes much faster.
-      views: views.map(({ kind, visit, decision }) => [
-        KIND_CODE[kind], visit.visitor, String(visit.time), visit.ip, visit.userAgent, visit.referrer,
-        hours.indexOf(utcHourOf(visit.time)) + 1, quarterOf(visit.time), decision?.code ?? '', decision?.returning === true ? '1' : '0'
-      ])
+      present,
+      // A view's details go only where they are written: its summary and log entry, or its page's uniques and referrers.
+      views: views.map(({ kind, visit, decision }, v) => {
+        const logged = summarised[v] as boolean
+        const named = logged || pageKeysCarried
+        return [
+          KIND_CODE[kind], named ? visit.visitor : '', String(visit.time), logged ? visit.ip : '', logged ? visit.userAgent : '', named ? visit.referrer : '',
+          hours.indexOf(utcHourOf(visit.time)) + 1, quarterOf(visit.time), decision?.code ?? '', decision?.returning === true ? '1' : '0'
+        ]
+      })
     }))
   }
   return { keys: callKeys, args }

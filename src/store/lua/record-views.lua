@@ -1,14 +1,14 @@
 --[[
   Applies one batch of views, or one part of it, exactly once, and answers each group's
   numbers for the day. Built by recordViewsCall (record-views.ts); its test pins this layout.
-  A key that is not this call's to write is sent as KEYS[1], which keeps every key of a call in
-  one slot: standalone, one call writes every key; in a cluster, each call writes the keys of
-  one hash tag (record-parts.ts), and what an earlier call decided about a view (limited, new
-  or returning) comes with the view.
+  A call sends only the keys it writes, which keeps every key of a call in one slot: standalone,
+  one call writes every key; in a cluster, each call writes the keys of one hash tag
+  (record-parts.ts), and what an earlier call decided about a view (limited, new or returning)
+  comes with the view. Each group's `present` marks which keys of its layout below are sent.
 
   KEYS[1]  writerProgress   the writer's highest batch number applied, and that call's answer
-  KEYS[2]  visitLog         the visitor log (stream), or none
-  then per (page, day) group:
+  KEYS[2]  visitLog         the visitor log (stream), or KEYS[1] when the call writes none
+  then per (page, day) group, the keys its `present` marks of:
     viewsAllTime, viewsOnDay, uniquesOnDay, dayTable, referrersOnDay,
     then per rollup holding the day: its uniques, its referrers,
     then per UTC hour of the group's views: uniquesInUtcHour, viewsByQuarter and
@@ -23,11 +23,13 @@
            recentKept (log ids per visitor), viewLimit (views per address and minute, 0: none)
   ARGV[1 + g] group g's header and views, JSON: page, day, expireAt (unix seconds, of the day's
            keys), dayTableExpireAt, rollupExpireAt (one per rollup, as in KEYS), hourExpireAt
-           (one per UTC hour, as in KEYS, of its three keys), views: a list of { kind, visitor,
-           time (ms, a string), ip, userAgent, referrer, hour (its UTC hour's place in
-           hourExpireAt), quarter (its UTC quarter hour's field, HH:MM), decided (an outcome an
-           earlier call gave it, or ''), returning ('1' for a returning visitor's 'n' or 'd') }
-           as arrays, in that order.
+           (one per UTC hour, as in KEYS, of its three keys), present (a '1' or '0' per key of
+           the group's layout: sent or not), views: a list of { kind, visitor, time (ms, a
+           string), ip, userAgent, referrer, hour (its UTC hour's place in hourExpireAt),
+           quarter (its UTC quarter hour's field, HH:MM), decided (an outcome an earlier call
+           gave it, or ''), returning ('1' for a returning visitor's 'n' or 'd') } as arrays, in
+           that order; visitor and referrer are '' unless the call writes the view's summary or
+           its page's uniques, ip and userAgent unless it writes its summary.
 
   A view's kind is 'h' (a person), 'b' (a bot or prefetch) or 'p' (a person asking not to be
   tracked): all three count as views; only a person's goes to the uniques and the visitor log.
@@ -44,7 +46,7 @@
 ]]
 
 local SETTINGS = { 'seq', 'oldestUnconfirmed', 'strict', 'progressTtl', 'summaryTtl', 'oldestLogId', 'logCap', 'referrersKept', 'recentKept', 'viewLimit' }
-local GROUP = { 'page', 'day', 'expireAt', 'dayTableExpireAt', 'rollupExpireAt', 'hourExpireAt', 'views' }
+local GROUP = { 'page', 'day', 'expireAt', 'dayTableExpireAt', 'rollupExpireAt', 'hourExpireAt', 'present', 'views' }
 local KEYS_PER_GROUP, KEYS_PER_ROLLUP, KEYS_PER_HOUR, KEYS_PER_VIEW = 5, 2, 3, 2
 
 -- A field the caller left out is a layout mismatch between this script and its builder: say which.
@@ -59,6 +61,8 @@ end
 local settings = decoded(ARGV[1], SETTINGS, 'settings')
 -- A key not this call's to write.
 local NONE = KEYS[1]
+-- The keys by their place in the layout, NONE where a key is not sent: filled as the groups are read.
+local K = { KEYS[1], KEYS[2] }
 local limit, keepReferrers, keepRecent = tonumber(settings.viewLimit), tonumber(settings.referrersKept), tonumber(settings.recentKept)
 
 -- The limit counts every view of one address in one minute, across pages and instances.
@@ -101,9 +105,9 @@ end
 
 -- A group's people and referrers go to the day's keys and to every rollup that holds the day.
 local function addToRollups (k, group, people, referred)
-  local keysOf = { { KEYS[k + 2], KEYS[k + 4], group.expireAt } }
+  local keysOf = { { K[k + 2], K[k + 4], group.expireAt } }
   for r, expireAt in ipairs(group.rollupExpireAt) do
-    keysOf[#keysOf + 1] = { KEYS[k + KEYS_PER_GROUP + (r - 1) * KEYS_PER_ROLLUP], KEYS[k + KEYS_PER_GROUP + (r - 1) * KEYS_PER_ROLLUP + 1], expireAt }
+    keysOf[#keysOf + 1] = { K[k + KEYS_PER_GROUP + (r - 1) * KEYS_PER_ROLLUP], K[k + KEYS_PER_GROUP + (r - 1) * KEYS_PER_ROLLUP + 1], expireAt }
   end
   for _, run in ipairs(keysOf) do
     if #people > 0 then
@@ -116,11 +120,11 @@ end
 
 -- The day table's field for the day: six numbers, summed with the group's tally.
 local function addToDayTable (k, group, tally, people)
-  local dayTable, dd = KEYS[k + 3], string.sub(group.day, 9, 10)
+  local dayTable, dd = K[k + 3], string.sub(group.day, 9, 10)
   local counts = {}
   for number in string.gmatch(redis.call('HGET', dayTable, dd) or '0 0 0 0 0 0', '%d+') do counts[#counts + 1] = tonumber(number) end
   counts[1] = counts[1] + tally.counted
-  if #people > 0 then counts[2] = redis.call('PFCOUNT', KEYS[k + 2]) end
+  if #people > 0 then counts[2] = redis.call('PFCOUNT', K[k + 2]) end
   counts[3], counts[4] = counts[3] + tally.new, counts[4] + tally.returning
   counts[5], counts[6] = counts[5] + tally.bots, counts[6] + tally.limited
   redis.call('HSET', dayTable, dd, table.concat(counts, ' '))
@@ -131,7 +135,7 @@ end
 -- the visitors. hours[h] is { quarters = { [HH:MM] = { views, bots, limited } }, people }.
 local function addToHours (k, group, hours)
   for h, expireAt in ipairs(group.hourExpireAt) do
-    local hourUniques, quarters, dayUniques = KEYS[k + (h - 1) * KEYS_PER_HOUR], KEYS[k + (h - 1) * KEYS_PER_HOUR + 1], KEYS[k + (h - 1) * KEYS_PER_HOUR + 2]
+    local hourUniques, quarters, dayUniques = K[k + (h - 1) * KEYS_PER_HOUR], K[k + (h - 1) * KEYS_PER_HOUR + 1], K[k + (h - 1) * KEYS_PER_HOUR + 2]
     for quarter, added in pairs(hours[h].quarters) do
       local counts, c = {}, 1
       for number in string.gmatch(redis.call('HGET', quarters, quarter) or '0 0 0', '%d+') do
@@ -150,13 +154,13 @@ local function addToHours (k, group, hours)
   end
 end
 
--- Counts one group's views (its keys from KEYS[k]); answers their outcomes and returning flags.
+-- Counts one group's views (its keys from K[k]); answers their outcomes and returning flags.
 local function countViews (k, group, firstView)
   local tally = { counted = 0, limited = 0, bots = 0, new = 0, returning = 0 }
   local outcomes, returnings, people, referred, hours = {}, {}, {}, {}, {}
   for h = 1, #group.hourExpireAt do hours[h] = { quarters = {}, people = {} } end
   for v, visit in ipairs(group.views) do
-    local summary, limiter = KEYS[firstView + (v - 1) * KEYS_PER_VIEW], KEYS[firstView + (v - 1) * KEYS_PER_VIEW + 1]
+    local summary, limiter = K[firstView + (v - 1) * KEYS_PER_VIEW], K[firstView + (v - 1) * KEYS_PER_VIEW + 1]
     local hour = hours[visit[7]]
     local quarter = hour.quarters[visit[8]] or { 0, 0, 0 }
     hour.quarters[visit[8]] = quarter
@@ -188,13 +192,13 @@ local function countViews (k, group, firstView)
     returnings[#returnings + 1] = returning and '1' or '0'
   end
   if tally.counted > 0 then
-    if KEYS[k] ~= NONE then redis.call('INCRBY', KEYS[k], tally.counted) end
-    if KEYS[k + 1] ~= NONE then
-      redis.call('INCRBY', KEYS[k + 1], tally.counted)
-      redis.call('EXPIREAT', KEYS[k + 1], group.expireAt)
+    if K[k] ~= NONE then redis.call('INCRBY', K[k], tally.counted) end
+    if K[k + 1] ~= NONE then
+      redis.call('INCRBY', K[k + 1], tally.counted)
+      redis.call('EXPIREAT', K[k + 1], group.expireAt)
     end
   end
-  if KEYS[k + 2] ~= NONE then
+  if K[k + 2] ~= NONE then
     addToRollups(k, group, people, referred)
     addToDayTable(k, group, tally, people)
     addToHours(k + KEYS_PER_GROUP + #group.rollupExpireAt * KEYS_PER_ROLLUP, group, hours)
@@ -203,15 +207,25 @@ local function countViews (k, group, firstView)
 end
 
 -- Every group is read and checked before anything is written: a script that fails halfway keeps its writes.
-local groups, k = {}, 3
+local groups, k, sent = {}, 3, 3
 for g = 2, #ARGV do
   local group = decoded(ARGV[g], GROUP, 'group ' .. (g - 1))
   group.firstKey = k
   group.firstView = k + KEYS_PER_GROUP + #group.rollupExpireAt * KEYS_PER_ROLLUP + #group.hourExpireAt * KEYS_PER_HOUR
-  k = group.firstView + #group.views * KEYS_PER_VIEW
+  local places = group.firstView - k + #group.views * KEYS_PER_VIEW
+  if #group.present ~= places then error('LAYOUT group ' .. (g - 1) .. ' has ' .. places .. ' keys, its present marks ' .. #group.present) end
+  for place = 1, places do
+    if string.sub(group.present, place, place) == '1' then
+      K[k] = KEYS[sent]
+      sent = sent + 1
+    else
+      K[k] = NONE
+    end
+    k = k + 1
+  end
   groups[#groups + 1] = group
 end
-if k - 1 ~= #KEYS then error('LAYOUT the groups need ' .. (k - 1) .. ' keys, got ' .. #KEYS) end
+if sent - 1 ~= #KEYS then error('LAYOUT the groups need ' .. (sent - 1) .. ' keys, got ' .. #KEYS) end
 
 local seq, progress = tonumber(settings.seq), redis.call('GET', KEYS[1])
 -- The progress key holds the batch number, then what its call answered: '<seq>|<outcomes>/<returning>|…'.
@@ -236,8 +250,8 @@ for g, group in ipairs(groups) do
   elseif before[g] then
     outcomes, returning = before[g][1], before[g][2]
   end
-  result[#result + 1] = KEYS[group.firstKey + 1] == NONE and -1 or tonumber(redis.call('GET', KEYS[group.firstKey + 1]) or '0')
-  result[#result + 1] = KEYS[group.firstKey + 2] == NONE and -1 or redis.call('PFCOUNT', KEYS[group.firstKey + 2])
+  result[#result + 1] = K[group.firstKey + 1] == NONE and -1 or tonumber(redis.call('GET', K[group.firstKey + 1]) or '0')
+  result[#result + 1] = K[group.firstKey + 2] == NONE and -1 or redis.call('PFCOUNT', K[group.firstKey + 2])
   result[#result + 1] = outcomes
   result[#result + 1] = returning
 end

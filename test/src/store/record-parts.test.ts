@@ -38,7 +38,13 @@ t.test('the slot of a key is the one Redis computes, and every call of every sta
   let decisions: Decisions = noDecisions(batch)
   for (const stage of STAGES) {
     const calls = stageCalls(stage, batch, decisions, SETTINGS)
-    for (const call of calls) t.equal(new Set(call.keys.map(hashSlotOf)).size, 1, `${stage}: ${call.keys[0] as string}`)
+    for (const call of calls) {
+      t.equal(new Set(call.keys.map(hashSlotOf)).size, 1, `${stage}: ${call.keys[0] as string}`)
+      const written = call.keys.slice(2)
+      t.ok(written.length > 0 && new Set(written).size === written.length && !written.includes(call.keys[0] as string), `${stage}: a call sends only the keys it writes, each once`)
+      // A visitor's address and browser go to their summary's shard only.
+      t.equal(call.args.some((arg) => arg.includes('Firefox') || arg.includes('198.51.100.0')), stage === 'visitors', `${stage}: a view's details only where its summary is`)
+    }
     const replies = await Promise.all(calls.map(async (call) => recordViewsReply(await client.recordViews(call.keys.length, ...call.keys, ...call.args))))
     decisions = decided(decisions, calls, replies)
   }

@@ -40,6 +40,10 @@ t.test('a mismatch between the builder and the script fails with a message that 
   const needed = call.keys.length
   await t.rejects(run(call.keys.slice(0, -1), call.args), new RegExp(`LAYOUT the groups need ${needed} keys, got ${needed - 1}`), 'a key too few')
   await t.rejects(run([...call.keys, 'extra'], call.args), new RegExp(`LAYOUT the groups need ${needed} keys, got ${needed + 1}`), 'a key too many')
+  const header = JSON.parse(call.args[1] as string) as { present: string }
+  const places = header.present.length
+  await t.rejects(run(call.keys, [call.args[0] as string, JSON.stringify({ ...header, present: `${header.present}1` })]), new RegExp(`LAYOUT group 1 has ${places} keys, its present marks ${places + 1}`), 'a present mark too many')
+  await t.rejects(run(call.keys, [call.args[0] as string, JSON.stringify({ ...header, present: header.present.replace(/1$/, '0') })]), /LAYOUT the groups need \d+ keys, got/, 'a key sent that present leaves out')
   t.same(await redis.client.keys('*'), [], 'nothing written by any of them')
   t.same(await run(call.keys, call.args), [1, 1, 1, 'n', '0'], 'the builder\'s own call is applied')
 })
