@@ -155,9 +155,9 @@ export function recordViewsCall ({ seq, groups }: { seq: number, groups: CallGro
       dayTableExpireAt: expiryOfDayTable(day, retentionDays),
       rollupExpireAt: rollups.map((run) => expiryOfRun(run, retentionDays)),
       hourExpireAt: hours.map((hour) => expiryOfUtcDay(utcDayAndHour(hour)[0], retentionDays)),
-      // Arrays, not objects: a batch of 500 views encodes and decodes much faster.
       present,
-      // A view's details go only where they are written: its summary and log entry, or its page's uniques and referrers.
+      // Arrays, not objects: a batch of 500 views encodes and decodes much faster. A view's
+      // details go only where they are written: its summary and log entry, or its page's uniques and referrers.
       views: views.map(({ kind, visit, decision }, v) => {
         const logged = summarised[v] as boolean
         const named = logged || pageKeysCarried
