@@ -1,6 +1,7 @@
 import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
+import { pino } from 'pino'
 import app, { serverOptions } from './app.js'
 import { loadConfig, type Config } from './config.js'
 import { EmbeddedRedisError, startEmbeddedRedisIfAbsent } from './embedded-redis.js'
@@ -34,7 +35,9 @@ async function main (): Promise<void> {
     }
   }
 
-  const fastify = Fastify(serverOptions(config))
+  // Written synchronously: a line still on its way when the process exits would be lost, and the
+  // stop's last lines come just before it. A reader that falls behind holds the service up instead.
+  const fastify = Fastify(serverOptions(config, { stream: pino.destination({ dest: 1, sync: true }) }))
   if (embeddedRedis !== null) fastify.log.info({ port: embeddedRedis.port, dir: config.embeddedRedisDir }, 'no Redis answered: started an embedded redis-server')
   const stopEmbeddedRedis = async (): Promise<void> => { await embeddedRedis?.stop() }
   if (config.workers > 1 && cluster.isPrimary) {
@@ -77,9 +80,6 @@ function stopOnSignals (log: FastifyBaseLogger, stop: () => Promise<void>): () =
     else log.info({ signal: signal ?? stoppedBy }, 'stopping')
     await stop()
     log.info('stopped')
-    // stdout is a pipe under npm and process managers, written asynchronously: the process
-    // exits after this handler, so wait until the last lines are out.
-    await new Promise((resolve) => process.stdout.write('', resolve))
   })
   const onSignal = (signal: NodeJS.Signals): void => {
     if (!stopping) {

@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { setTimeout } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { journaledViews } from '../helpers/checks.js'
 import { freePort } from '../helpers/redis.js'
@@ -27,6 +28,25 @@ t.test('a second SIGINT or SIGTERM during the stop, as npm start forwards a Ctrl
   t.same(await server.exited, { code: 0, signal: null }, 'a clean exit')
   t.equal(server.logs.at(-1)?.msg, 'stopped', 'its last line says it has stopped')
   t.equal(journaledViews(journal), 3, 'the views are journaled')
+})
+
+t.test('every line logged reaches stdout before the exit, also when what reads it falls behind', async (t) => {
+  // With nothing spooled the stop is quick: the process exits while the reader still takes nothing.
+  const { server } = await serviceWithViewsSpooled(t, 0)
+  const port = Number((server.logs.find((line) => typeof line.msg === 'string' && line.msg.startsWith('Server listening at'))?.msg as string).split(':').at(-1))
+  // Far more request lines than the pipe holds, while the reader takes nothing.
+  server.child.stdout?.pause()
+  const requests = Promise.allSettled(Array.from({ length: 2000 }, async () => await fetch(`http://127.0.0.1:${port}/nothing-here`)))
+  await setTimeout(2000)
+  server.child.kill('SIGTERM')
+  await setTimeout(2000)
+  server.child.stdout?.resume()
+  // Those come to the app; one arriving during the stop gets Fastify's own 503, which logs nothing.
+  const answered = (await requests).filter((request) => request.status === 'fulfilled' && request.value.status === 404).length
+  t.same(await server.exited, { code: 0, signal: null })
+  t.ok(answered > 0, 'requests were answered')
+  t.equal(server.logs.filter((line) => line.msg === 'request answered' && (line.req as { url: string }).url === '/nothing-here').length, answered, 'a line for every request answered')
+  t.equal(server.logs.at(-1)?.msg, 'stopped', 'and the last line says it has stopped')
 })
 
 t.test('a third SIGINT exits at once, leaving the views not yet written in the journal', async (t) => {
