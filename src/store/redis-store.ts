@@ -191,10 +191,11 @@ export class RedisStore implements Store {
   async #clusterHealth (cluster: Cluster): Promise<StoreHealth> {
     if (!this.ready) return { master: null, replicas: 0, masters: 0 }
     const owners = new Set(Array.from({ length: HASH_SLOTS }, (_, slot) => cluster.slots[slot]?.[0]))
-    const nodes = new Map(cluster.nodes('all').map((node) => [`${node.options.host as string}:${node.options.port as number}`, node]))
-    const roles = await Promise.all([...owners].map(async (owner) => await answerWithin(nodes.get(owner as string)?.role() ?? Promise.reject(new Error('no node')), HEALTH_ANSWER_MS)))
+    // An owner the client has dropped, or a slot without one, has no node here: it does not answer.
+    const ownerNodes = cluster.nodes('all').filter((node) => owners.has(`${node.options.host as string}:${node.options.port as number}`))
+    const roles = await Promise.all(ownerNodes.map(async (node) => await answerWithin(node.role(), HEALTH_ANSWER_MS)))
     const answering = roles.filter((role) => role?.[0] === 'master') as unknown[][]
-    if (answering.length < roles.length) return { master: null, replicas: 0, masters: answering.length }
+    if (answering.length < owners.size) return { master: null, replicas: 0, masters: answering.length }
     const [host, port] = ([...owners][0] as string).split(':') as [string, string]
     return { master: { host, port: Number(port) }, replicas: Math.min(...answering.map((role) => (role[2] as unknown[]).length)), masters: answering.length }
   }
