@@ -9,14 +9,14 @@ import { spawnServer, type ServerProcess } from '../helpers/server-process.js'
 t.setTimeout(300_000)
 
 /** The service with Redis away and `views` views waiting in its spool: its stop takes seconds. */
-async function serviceWithViewsSpooled (t: Test, views = 3, env: Record<string, string> = {}): Promise<{ server: ServerProcess, journal: string }> {
+async function serviceWithViewsSpooled (t: Test, views = 3, env: Record<string, string> = {}): Promise<{ server: ServerProcess, journal: string, port: number }> {
   const dir = t.testdir()
   const port = await freePort()
   const server = spawnServer(t, { PORT: String(port), REDIS_URL: `redis://127.0.0.1:${await freePort()}`, EMBEDDED_REDIS: 'off', LOG_LEVEL: 'info', ...env }, dir)
   await server.logged('Server listening at')
   const pages = await Promise.all(Array.from({ length: views }, async () => await fetch(`http://127.0.0.1:${port}/`, { headers: { 'user-agent': 'curl/8.5.0' } })))
   t.same(pages.map((page) => page.headers.get('thead-view')), Array(views).fill('pending'), 'the views wait in the spool')
-  return { server, journal: join(dir, 'spool.journal') }
+  return { server, journal: join(dir, 'spool.journal'), port }
 }
 
 t.test('a second SIGINT or SIGTERM during the stop, as npm start forwards a Ctrl-C, is logged and ignored: the spool is journaled', async (t) => {
@@ -32,8 +32,7 @@ t.test('a second SIGINT or SIGTERM during the stop, as npm start forwards a Ctrl
 
 t.test('every line logged reaches stdout before the exit, also when what reads it falls behind', async (t) => {
   // With nothing spooled the stop is quick: the process exits while the reader still takes nothing.
-  const { server } = await serviceWithViewsSpooled(t, 0)
-  const port = Number((server.logs.find((line) => typeof line.msg === 'string' && line.msg.startsWith('Server listening at'))?.msg as string).split(':').at(-1))
+  const { server, port } = await serviceWithViewsSpooled(t, 0)
   // Far more request lines than the pipe holds, while the reader takes nothing.
   server.child.stdout?.pause()
   const requests = Promise.allSettled(Array.from({ length: 2000 }, async () => await fetch(`http://127.0.0.1:${port}/nothing-here`)))
