@@ -53,7 +53,6 @@ export function runWorkers (workers: number, log: FastifyBaseLogger, stopRest: (
     await Promise.all(exits)
     await stopRest()
     log.info('stopped')
-    await new Promise((resolve) => process.stdout.write('', resolve))
     process.exit(exitCode)
   }
 
